@@ -1,0 +1,105 @@
+"""The root of the Krait API.
+
+As a package it holds :mod:`krait.config`, :mod:`krait.mvc`, :mod:`krait.cookie` and
+:mod:`krait.websockets`. As a (pseudo-)module it holds the request being handled
+(``krait.request``), the response override (``krait.response``), extra headers and the
+content type. Those look like module globals, as in the original Krait, but are
+request-scoped: each request, in whatever thread it runs, sees only its own values.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Any
+
+from krait import _context
+from krait._request import Request
+from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
+
+__all__ = [
+    "Request",
+    "Response",
+    "ResponseBadRequest",
+    "ResponseNotFound",
+    "ResponseRedirect",
+    "extra_headers",
+    "get_full_path",
+    "request",
+    "response",
+    "set_content_type",
+    "site_root",
+]
+
+site_root: str | None = None
+"""The site root, exactly as given on the command line."""
+
+
+def get_full_path(filename: str) -> str:
+    """Convert a filename relative to the site root to its full path.
+
+    Args:
+        filename: a path relative to the site root.
+
+    Returns:
+        ``os.path.join(krait.site_root, filename)``; not necessarily absolute.
+    """
+    return os.path.join(site_root or "", filename)
+
+
+def set_content_type(raw: str | None = None, ext: str | None = None) -> None:
+    """Set the response Content-Type, when the route target's extension does not tell it.
+
+    Args:
+        raw: a full MIME type, e.g. ``"application/json"``; wins over ``ext``.
+        ext: a file extension to derive the type from, e.g. ``"json"``.
+    """
+    from krait._mime import content_type_for_ext
+
+    state = _context.current()
+    if raw is not None:
+        state.content_type = raw
+    elif ext is not None:
+        state.content_type = content_type_for_ext(ext.lstrip("."))
+    else:
+        state.content_type = None
+
+
+class _KraitModule(types.ModuleType):
+    """Routes the request-scoped attributes of ``krait`` to the active request's state."""
+
+    @property
+    def request(self) -> Any:
+        return _context.current().request
+
+    @request.setter
+    def request(self, value: Any) -> None:
+        _context.current().request = value
+
+    @property
+    def response(self) -> Any:
+        return _context.current().response
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        _context.current().response = value
+
+    @property
+    def extra_headers(self) -> list[tuple[str, str]]:
+        return _context.current().extra_headers
+
+    @extra_headers.setter
+    def extra_headers(self, value: list[tuple[str, str]]) -> None:
+        _context.current().extra_headers = value
+
+    @property
+    def _content_type(self) -> str | None:
+        return _context.current().content_type
+
+    @_content_type.setter
+    def _content_type(self, value: str | None) -> None:
+        _context.current().content_type = value
+
+
+sys.modules[__name__].__class__ = _KraitModule

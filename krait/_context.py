@@ -1,0 +1,75 @@
+"""The one owner of request-scoped state.
+
+The Krait API exposes per-request values as module attributes (``krait.request``,
+``krait.response``, ``krait.mvc.curr_ctrl``, ...). In krait they live in a context variable
+holding a :class:`RequestState`, so two requests running at once in two threads never see each
+other's values. The public modules read and write these through :func:`current`; only the page
+runner starts and ends a request with :func:`activate`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class NoActiveRequestError(RuntimeError):
+    """Raised when request-scoped state is read outside of a request."""
+
+
+@dataclass
+class RequestState:
+    """Everything the Krait API keeps for one request.
+
+    Attributes mirror the original module globals that the Krait server reset before every
+    dynamic request (see the spec, §4.2).
+    """
+
+    request: Any = None
+    response: Any = None
+    extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str | None = None
+    cookies_cache: Any = None
+    init_ctrl: Any = None
+    ctrl_stack: list[Any] = field(default_factory=list)
+    curr_ctrl: Any = None
+    ws_request: Any = None
+    ws_response: Any = None
+
+
+_state: contextvars.ContextVar[RequestState] = contextvars.ContextVar("krait_request_state")
+
+
+def current() -> RequestState:
+    """The state of the request running in this context.
+
+    Raises:
+        NoActiveRequestError: no request is being handled in this thread or task.
+    """
+    try:
+        return _state.get()
+    except LookupError:
+        raise NoActiveRequestError(
+            "krait's request state (krait.request, krait.response, krait.extra_headers, "
+            "krait.mvc.curr_ctrl, ...) exists only while a request is handled: read it from a "
+            "route target, template or controller, not at import time or from your own threads "
+            "(copy what you need, or use contextvars.copy_context() to carry it along)"
+        ) from None
+
+
+def current_or_none() -> RequestState | None:
+    """The active state, or None outside a request."""
+    return _state.get(None)
+
+
+@contextmanager
+def activate(state: RequestState) -> Iterator[RequestState]:
+    """Make ``state`` the request state of this context while the block runs."""
+    token = _state.set(state)
+    try:
+        yield state
+    finally:
+        _state.reset(token)

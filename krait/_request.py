@@ -1,0 +1,226 @@
+"""The HTTP request as the Krait API shows it: ``krait.Request``.
+
+krait builds one :class:`Request` per dynamic request and puts it in ``krait.request``. The body
+can be given as bytes or as a (spooled) file that is only read when a script asks for it; form
+parsing lives in :mod:`krait._forms` and its results are cached on the request.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import IO, NamedTuple
+from urllib.parse import quote
+
+from krait._forms import Part, boundary_from_content_type, iter_multipart, parse_query
+
+__all__ = ["Request"]
+
+UPLOAD_SPOOL_THRESHOLD = 1 << 20
+"""Uploaded parts larger than this many bytes are kept on disk, not in memory."""
+
+
+def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
+    return lowered
+
+
+def _as_bytes(body: bytes | bytearray | str | None) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
+class Request:
+    """Represents an HTTP request.
+
+    Objects of this class are created by krait before passing control to your Python code;
+    ``krait.request`` is the one being handled.
+
+    Args:
+        http_method: the HTTP method, e.g. ``"GET"``, ``"POST"``, ``"HEAD"``.
+        url: the percent-decoded path of the URL, without the query.
+        query_string: the URL query, without ``?``.
+        http_version: the HTTP version the client sent, e.g. ``"HTTP/1.1"``.
+        headers: the request headers; names are lower-cased here, repeated headers are
+            expected joined with ``", "``.
+        body: the request body; ``str`` is encoded as UTF-8.
+
+    Attributes:
+        http_method (str): the HTTP method.
+        url (str): the percent-decoded path, without the query.
+        query_string (str): the URL query, without ``?``.
+        query (dict[str, str]): the query parsed into a dict: each field split at its first
+            ``=``, URL-decoded, the last repeated key winning.
+        http_version (str): the HTTP version the client sent.
+        headers (dict[str, str]): the headers, by lower-cased name.
+        body (bytes): the raw body.
+    """
+
+    class MultipartFormData(NamedTuple):
+        """A named tuple holding one multipart form entry."""
+
+        data: bytes
+        name: str
+        filename: str | None
+        content_type: str = "text/plain"
+
+    def __init__(
+        self,
+        http_method: str,
+        url: str,
+        query_string: str,
+        http_version: str,
+        headers: Mapping[str, str],
+        body: bytes | bytearray | str | None,
+    ) -> None:
+        self.http_method = http_method
+        self.url = url
+        self.query_string = query_string
+        self.query: dict[str, str] = parse_query(query_string)
+        self.http_version = http_version
+        self.headers: dict[str, str] = _lower_case_names(headers)
+        self._body: bytes | None = _as_bytes(body)
+        self._body_file: IO[bytes] | None = None
+        self._post_form: dict[str, str] | None = None
+        self._uploads: list[Part] | None = None
+        self._multipart_form: list[Request.MultipartFormData] | None = None
+
+    @classmethod
+    def from_stream(
+        cls,
+        http_method: str,
+        url: str,
+        query_string: str,
+        http_version: str,
+        headers: Mapping[str, str],
+        body_file: IO[bytes],
+    ) -> Request:
+        """A request whose body stays in a seekable file until a script reads it.
+
+        ``body`` then reads the whole file (from position 0) on first use, while
+        :meth:`get_uploads` parses the file without loading it, so a script that saves a big
+        upload never holds it in memory.
+
+        Args:
+            http_method: as for the constructor.
+            url: as for the constructor.
+            query_string: as for the constructor.
+            http_version: as for the constructor.
+            headers: as for the constructor.
+            body_file: the body, in a seekable binary file the request does not close.
+
+        Returns:
+            The request.
+        """
+        request = cls(http_method, url, query_string, http_version, headers, b"")
+        request._body = None
+        request._body_file = body_file
+        return request
+
+    @property
+    def body(self) -> bytes:
+        """The raw request body (read from the body file on first use)."""
+        if self._body is None:
+            assert self._body_file is not None
+            self._body_file.seek(0)
+            self._body = self._body_file.read()
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes | bytearray | str | None) -> None:
+        self._body = _as_bytes(value)
+        self._body_file = None
+        self._post_form = None
+        self._uploads = None
+        self._multipart_form = None
+
+    def get_post_form(self) -> dict[str, str]:
+        """Extract the HTTP form from a POST request. This is done on demand.
+
+        The body is parsed as ``application/x-www-form-urlencoded`` (decoded as UTF-8, invalid
+        bytes replaced), whatever the Content-Type says, with the same rules as :attr:`query`.
+
+        Returns:
+            The HTTP form data.
+        """
+        if self._post_form is None:
+            self._post_form = parse_query(self.body.decode("utf-8", errors="replace"))
+        return dict(self._post_form)
+
+    def get_multipart_form(self) -> list[Request.MultipartFormData]:
+        """Extract an HTTP multipart form from the request body.
+
+        Every part's content is loaded into memory; for big uploads use :meth:`get_uploads`.
+
+        Returns:
+            The HTTP form parts, in body order.
+
+        Raises:
+            krait._forms.MultipartError: the Content-Type is not ``multipart/form-data`` with a
+                boundary, or the body is malformed; krait answers 400 with the reason.
+        """
+        if self._multipart_form is None:
+            self._multipart_form = [
+                self.MultipartFormData(
+                    _read_all(part.file), part.name, part.filename, part.content_type
+                )
+                for part in self.get_uploads()
+            ]
+        return list(self._multipart_form)
+
+    def get_uploads(self) -> list[Part]:
+        """The parts of a multipart form, contents in files rather than bytes (a krait addition).
+
+        Each :class:`krait._forms.Part` has ``name``, ``filename`` (None for plain fields),
+        ``content_type``, ``headers``, ``size`` and ``file``: a binary file rewound to its
+        start, kept in memory up to 1 MiB and on disk past it. Parsing streams the body, so
+        a script can store a 50 MiB upload without loading it::
+
+            for part in krait.request.get_uploads():
+                if part.filename:
+                    with open(target_path, "wb") as out:
+                        shutil.copyfileobj(part.file, out)
+
+        ``filename`` is what the client sent: never use it as a path unchecked.
+
+        Returns:
+            The parts, in body order.
+
+        Raises:
+            krait._forms.MultipartError: the Content-Type is not ``multipart/form-data`` with a
+                boundary, or the body is malformed; krait answers 400 with the reason.
+        """
+        if self._uploads is None:
+            boundary = boundary_from_content_type(self.headers.get("content-type"))
+            stream = self._body_stream()
+            self._uploads = list(iter_multipart(stream, boundary, UPLOAD_SPOOL_THRESHOLD))
+        return list(self._uploads)
+
+    def _body_stream(self) -> IO[bytes]:
+        if self._body is None and self._body_file is not None:
+            self._body_file.seek(0)
+            return self._body_file
+        return io.BytesIO(self.body)
+
+    def __str__(self) -> str:
+        query = "&".join(f"{key}={value}" for key, value in self.query.items())
+        target = quote(self.url) + (f"?{query}" if query else "")
+        head = f"{self.http_method} {target} {self.http_version}\r\n"
+        fields = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
+        return f"{head}{fields}\r\n{self.body.decode('utf-8', errors='replace')}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.http_method} {self.url!r}>"
+
+
+def _read_all(file: IO[bytes]) -> bytes:
+    file.seek(0)
+    data = file.read()
+    file.seek(0)
+    return data
