@@ -1,0 +1,33 @@
+"""Assembles a servable site: loaded configuration, worker pool, resource tree and Site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from krait._bridge import WorkerPool
+from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
+from krait._resource import KraitRoot
+from krait._site import SiteConfig, load_site
+
+
+def build_site(
+    site_root: str,
+    *,
+    reactor: Any,
+    threads: int = 16,
+    ws_threads: int = 64,
+    access_log: str | None = "-",
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    debug: bool = False,
+) -> tuple[SiteConfig, KraitSite]:
+    """Load the site at ``site_root`` and build the HTTP factory that serves it.
+
+    Raises:
+        SiteConfigError: the site cannot start.
+    """
+    config = load_site(site_root)
+    pool = WorkerPool(reactor, threads, "krait-pages")
+    ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets")
+    root = KraitRoot(config, pool, debug=debug, ws_pool=ws_pool)
+    site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
+    return config, site

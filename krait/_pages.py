@@ -1,0 +1,234 @@
+"""Runs scripts, templates and controllers (in a worker thread) and assembles their answer.
+
+Everything here runs off the reactor: :meth:`PageRenderer.render` is handed to the worker
+pool by ``_resource``. It activates a fresh request state, runs the user code, and turns the
+state it leaves behind (``krait.response``, ``krait.extra_headers``, the content type) into a
+:class:`PageResult` of plain values.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import krait
+import krait.mvc
+from krait import _context
+from krait._mime import content_type_for
+from krait._pyml import CompiledTemplate, compile_template, render
+from krait._scripts import MtimeCache, compile_script, make_function
+from krait._targets import TargetKind, kind_for, resolve_view
+
+JINJA_SUFFIXES = (".j2", ".jinja")
+
+
+@dataclass
+class PageJob:
+    """What to run for one request.
+
+    Attributes:
+        kind: ``"script"``, ``"template"`` or ``"ctrl"``.
+        path: the file to run (scripts and templates).
+        base_filename: the route target or URL whose extension gives the Content-Type.
+        ctrl_class: the controller class of an MVC route.
+    """
+
+    kind: str
+    path: str = ""
+    base_filename: str = ""
+    ctrl_class: Any = None
+
+
+@dataclass
+class PageResult:
+    """The answer user code produced, as plain values.
+
+    Attributes:
+        status: the HTTP status code.
+        headers: response headers in order, duplicates allowed.
+        body: the body bytes, or an iterator of chunks to stream.
+        state: the request state the code left behind (for WebSocket upgrades).
+    """
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes | Iterator[bytes]
+    state: _context.RequestState = field(repr=False)
+
+
+class _Hooks:
+    """The RenderHooks that templates call back into for ``@import`` and ``@import-ctrl``."""
+
+    def __init__(self, renderer: PageRenderer) -> None:
+        self.krait: Any = krait
+        self._renderer = renderer
+
+    def current_ctrl(self) -> Any:
+        return _context.current().curr_ctrl
+
+    def include(self, path: Any) -> str:
+        return self._renderer.render_file(resolve_view(self._renderer.site_root, str(path)))
+
+    def include_ctrl(self, ctrl: Any) -> str:
+        return self._renderer.render_ctrl(ctrl)
+
+
+def _script_print(*args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
+    """``print`` for scripts: the text goes to the server log, never into the page."""
+    from twisted.logger import Logger
+
+    text = (sep if sep is not None else " ").join(str(a) for a in args)
+    Logger(namespace="krait.script").info("{text}", text=text.rstrip("\n") if end else text)
+
+
+class PageRenderer:
+    """Runs the site's scripts, templates and controllers, with compile caches.
+
+    Args:
+        site_root: the site root as configured (``krait.site_root``).
+    """
+
+    def __init__(self, site_root: str) -> None:
+        self.site_root = site_root
+        self._scripts = MtimeCache(compile_script)
+        self._templates = MtimeCache(_compile_template_file)
+        self._hooks = _Hooks(self)
+        self._jinja: Any = None
+
+    def template(self, path: str) -> CompiledTemplate:
+        """The compiled template at ``path`` (cached until the file changes)."""
+        compiled: CompiledTemplate = self._templates.get(path)
+        return compiled
+
+    def run(self, job: PageJob, request: krait.Request, upgrade: bool = False) -> PageResult:
+        """Run a job for a request; call this in a worker thread.
+
+        Args:
+            job: what to run.
+            request: the request, as the Krait API shows it.
+            upgrade: this is a WebSocket upgrade (sets ``krait.websockets.request``).
+
+        Raises:
+            Exception: whatever the user code raised; the caller maps it to a 500.
+        """
+        state = _context.RequestState(request=request)
+        if upgrade:
+            from krait.websockets import WebsocketsRequest
+
+            state.ws_request = WebsocketsRequest(request)
+        with _context.activate(state):
+            if job.kind == "ctrl":
+                text = self.render_ctrl(job.ctrl_class())
+            else:
+                text = self.render_file(job.path)
+            return _assemble(state, text)
+
+    def render_file(self, path: str) -> str:
+        """Render any file as ``@import`` would: template, script, Jinja2 view or raw text."""
+        if path.endswith(JINJA_SUFFIXES):
+            return self._render_jinja(path)
+        kind = kind_for(path)
+        if kind is TargetKind.TEMPLATE:
+            return render(self.template(path), self._hooks)
+        if kind is TargetKind.SCRIPT:
+            return self._run_script(path)
+        with open(path, "rb") as file:
+            return file.read().decode("utf-8", "replace")
+
+    def render_ctrl(self, ctrl: Any) -> str:
+        """Push ``ctrl``, render its view, pop it again."""
+        krait.mvc.push_ctrl(ctrl)
+        try:
+            view = ctrl.get_view()
+            return self.render_file(resolve_view(self.site_root, view))
+        finally:
+            krait.mvc.pop_ctrl()
+
+    def _run_script(self, path: str) -> str:
+        state = _context.current()
+        namespace = {
+            "__name__": "__krait_page__",
+            "__file__": path,
+            "__builtins__": builtins,
+            "krait": krait,
+            "__krait_mvc__": krait.mvc,
+            "print": _script_print,
+        }
+        result = make_function(self._scripts.get(path), namespace)()
+        if result is not None:
+            state.response = result
+        if state.init_ctrl is not None:
+            ctrl, state.init_ctrl = state.init_ctrl, None
+            return self.render_ctrl(ctrl)
+        return ""
+
+    def _render_jinja(self, path: str) -> str:
+        if self._jinja is None:
+            import jinja2
+
+            self._jinja = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(self.site_root),
+                autoescape=True,
+                auto_reload=True,
+            )
+        relative = os.path.relpath(path, os.path.realpath(self.site_root))
+        template = self._jinja.get_template(relative.replace(os.sep, "/"))
+        return str(template.render(ctrl=_context.current().curr_ctrl, krait=krait))
+
+
+def _compile_template_file(content: bytes, path: str) -> CompiledTemplate:
+    return compile_template(content.decode("utf-8"), path)
+
+
+def _assemble(state: _context.RequestState, text: str) -> PageResult:
+    response = state.response
+    headers: list[Any] = []
+    if response is None:
+        status, body = 200, text
+    elif not hasattr(response, "status_code"):
+        # A script may return a plain body (str, bytes or an iterable) instead of a Response.
+        status, body = 200, response
+    else:
+        status = int(response.status_code)
+        raw_headers = response.headers or []
+        headers = list(raw_headers.items() if isinstance(raw_headers, dict) else raw_headers)
+        body = response.body
+    pairs = [(str(name), str(value)) for name, value in headers]
+    pairs.extend((str(name), str(value)) for name, value in state.extra_headers)
+    return PageResult(status=status, headers=pairs, body=_body_bytes(body), state=state)
+
+
+def _body_bytes(body: Any) -> bytes | Iterator[bytes]:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, Iterable):
+        return _encode_chunks(iter(body))
+    return str(body).encode("utf-8")
+
+
+def _encode_chunks(chunks: Iterator[Any]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if isinstance(chunk, bytes):
+            yield chunk
+        else:
+            yield str(chunk).encode("utf-8")
+
+
+def default_content_type(base_filename: str, state: _context.RequestState) -> str:
+    """The Content-Type when no header set one: ``set_content_type``, else by extension."""
+    if state.content_type is not None:
+        return state.content_type
+    if base_filename.endswith(".py"):
+        # A script's own extension says nothing about what it renders (the original sent
+        # application/octet-stream too); scripts call krait.set_content_type.
+        return "application/octet-stream"
+    return content_type_for(base_filename)

@@ -1,0 +1,178 @@
+"""Loads a site: runs ``.py/init.py`` once and freezes ``krait.config`` into a SiteConfig.
+
+Every way a site can fail to start (missing folder, an exception in ``init.py``, a bad route,
+an invalid cache regex) ends here as one :class:`SiteConfigError` naming the file, the line
+and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import krait
+from krait import config
+from krait._caching import CacheRules
+from krait._errors import SiteConfigError
+from krait._routing import CompiledRoute, compile_routes
+
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "routes": [],
+    "cache_no_store": [],
+    "cache_private": [],
+    "cache_public": [],
+    "cache_long_term": [],
+    "cache_max_age_default": 300,
+    "cache_max_age_long_term": 864000,
+    "ssl_certificate_path": None,
+    "ssl_private_key_path": None,
+    "ssl_key_passphrase": None,
+}
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The configuration of a loaded site, frozen after ``init.py`` ran.
+
+    Attributes:
+        root: the site root as given (``krait.site_root``).
+        real_root: the site root's absolute, symlink-free path.
+        routes: the compiled routes, in order.
+        cache_rules: the client-cache lists and max-ages.
+        ssl_certificate_path: the PEM certificate from ``krait.config``, if any.
+        ssl_private_key_path: the PEM key from ``krait.config``, if any.
+        ssl_key_passphrase: the key's passphrase, if any.
+    """
+
+    root: str
+    real_root: str
+    routes: tuple[CompiledRoute, ...]
+    cache_rules: CacheRules
+    ssl_certificate_path: str | None = None
+    ssl_private_key_path: str | None = None
+    ssl_key_passphrase: str | None = None
+
+
+def load_site(site_root: str) -> SiteConfig:
+    """Prepare the Python environment of a site and read its configuration.
+
+    Args:
+        site_root: the site folder, as the user gave it.
+
+    Returns:
+        The frozen configuration.
+
+    Raises:
+        SiteConfigError: the site cannot start; the message says where and how to fix it.
+    """
+    if not os.path.isdir(site_root):
+        raise SiteConfigError(
+            f"the site folder {site_root!r} does not exist or is not a folder",
+            hint="pass the folder that holds your site, e.g. --site ./site_demo",
+        )
+    _reset_config()
+    py_dir = os.path.join(site_root, ".py")
+    if py_dir not in sys.path:
+        sys.path.append(py_dir)
+    krait.site_root = site_root
+    init_path = os.path.join(py_dir, "init.py")
+    if os.path.isfile(init_path):
+        _run_init(init_path)
+    return _freeze(site_root)
+
+
+def _reset_config() -> None:
+    for name, value in _CONFIG_DEFAULTS.items():
+        setattr(config, name, list(value) if isinstance(value, list) else value)
+
+
+def _run_init(init_path: str) -> None:
+    try:
+        with open(init_path, "rb") as source_file:
+            source = source_file.read()
+        code = compile(source, init_path, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise SiteConfigError(
+            f"syntax error: {error.msg}",
+            filename=init_path,
+            line=error.lineno,
+            hint="correct the Python syntax at that line",
+        ) from None
+    namespace: dict[str, Any] = {"__name__": "__krait_init__", "__file__": init_path}
+    try:
+        exec(code, namespace)
+    except Exception as error:
+        raise _init_error(init_path, error) from None
+
+
+def _init_error(init_path: str, error: BaseException) -> SiteConfigError:
+    frames = traceback.extract_tb(error.__traceback__)
+    site_dir = os.path.dirname(os.path.abspath(init_path))
+    ours = [f for f in frames if os.path.abspath(f.filename).startswith(site_dir)]
+    frame = ours[-1] if ours else (frames[-1] if frames else None)
+    hint = getattr(error, "hint", None) or "fix the error above; init.py runs once at start-up"
+    if isinstance(error, ImportError):
+        hint = (
+            "modules of the site belong in <site>/.py/ (it is on sys.path); "
+            "other packages must be installed in the server's Python environment"
+        )
+    return SiteConfigError(
+        f"init.py raised {type(error).__name__}: {error}",
+        filename=frame.filename if frame else init_path,
+        line=frame.lineno if frame else None,
+        hint=hint,
+    )
+
+
+def _freeze(site_root: str) -> SiteConfig:
+    routes = compile_routes(config.routes)
+    try:
+        rules = CacheRules.from_lists(
+            no_store=_string_list("cache_no_store"),
+            private=_string_list("cache_private"),
+            public=_string_list("cache_public"),
+            long_term=_string_list("cache_long_term"),
+            max_age_default=_non_negative_int("cache_max_age_default"),
+            max_age_long_term=_non_negative_int("cache_max_age_long_term"),
+        )
+    except re.error as error:
+        raise SiteConfigError(
+            f"a regex in the krait.config cache lists is invalid: {error.pattern!r}: {error}",
+            hint="cache lists hold regular expressions that must fully match a site path, "
+            r"e.g. r'css/.*\.css'",
+        ) from None
+    return SiteConfig(
+        root=site_root,
+        real_root=os.path.realpath(site_root),
+        routes=routes,
+        cache_rules=rules,
+        ssl_certificate_path=config.ssl_certificate_path,
+        ssl_private_key_path=config.ssl_private_key_path,
+        ssl_key_passphrase=config.ssl_key_passphrase,
+    )
+
+
+def _string_list(name: str) -> list[str]:
+    value = getattr(config, name)
+    if value is None:
+        return []
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise SiteConfigError(
+            f"krait.config.{name} must be a list of regex strings, not {value!r}",
+            hint=f"write krait.config.{name} = [r'pattern', ...] in .py/init.py",
+        )
+    return list(value)
+
+
+def _non_negative_int(name: str) -> int:
+    value = getattr(config, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SiteConfigError(
+            f"krait.config.{name} must be a whole number of seconds, not {value!r}",
+            hint=f"write e.g. krait.config.{name} = 300 in .py/init.py",
+        )
+    return value

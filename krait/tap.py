@@ -1,0 +1,169 @@
+"""The ``twistd krait`` command line: options and the service they build."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, cast
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
+from twisted.internet.error import CannotListenError
+from twisted.python import usage
+
+from krait._errors import SiteConfigError
+
+DEFAULT_LISTEN = "tcp:8080"
+
+
+class Options(usage.Options):
+    """Options of ``twistd krait`` and ``python -m krait``."""
+
+    synopsis = "--site DIR [--listen ENDPOINT]... [options]"
+    longdesc = (
+        "Serve a Krait site: its routes, static files, .py scripts, Pyml templates, MVC "
+        "controllers and WebSocket controllers. --listen takes Twisted endpoint strings, "
+        "e.g. tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=key.pem:certKey=cert.pem, "
+        "unix:/tmp/krait.sock, systemd:domain=INET:index=0."
+    )
+    optParameters = [
+        ["site", "s", None, "The site folder to serve."],
+        ["https", None, None, "Serve HTTPS on this TCP port (certificate from krait.config)."],
+        ["certificate", None, None, "PEM certificate (chain) for --https."],
+        ["privkey", None, None, "PEM private key for --https."],
+        ["threads", "t", "16", "Threads that run scripts, templates and controllers."],
+        ["ws-threads", None, "64", "Threads for WebSocket controllers (one per connection)."],
+        ["access-log", None, "-", "Access log file in combined format, '-' for stdout."],
+        ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
+    ]
+    optFlags = [
+        ["debug", "d", "Show tracebacks in error pages (never in production)."],
+        ["no-access-log", None, "Do not write an access log."],
+    ]
+
+    def __init__(self) -> None:
+        cast(Any, super()).__init__()
+        self["listen"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """A Twisted server endpoint string to listen on (repeatable; default tcp:8080)."""
+        self["listen"].append(endpoint)
+
+    opt_l = opt_listen
+
+    def parseArgs(self, *args: str) -> None:
+        if len(args) > 1:
+            raise usage.UsageError("give at most one site folder")
+        if args:
+            if self["site"] is not None:
+                raise usage.UsageError("give the site folder either as --site or as argument")
+            self["site"] = args[0]
+
+    def postOptions(self) -> None:
+        if not self["site"]:
+            raise usage.UsageError("--site DIR is required: the folder of the site to serve")
+        for name in ("threads", "ws-threads", "max-body-size"):
+            self[name] = _positive_int(name, self[name])
+        if self["https"] is not None:
+            self["https"] = _positive_int("https", self["https"])
+        if bool(self["certificate"]) != bool(self["privkey"]):
+            raise usage.UsageError("--certificate and --privkey go together")
+        if self["no-access-log"]:
+            self["access-log"] = None
+        if not self["listen"] and self["https"] is None:
+            self["listen"] = [DEFAULT_LISTEN]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{name} takes a whole number, not {value!r}") from None
+    if number <= 0:
+        raise usage.UsageError(f"--{name} must be positive, not {number}")
+    return number
+
+
+class KraitService(MultiService):
+    """The listening services of a site; a port that cannot be bound ends the process."""
+
+    def __init__(self) -> None:
+        cast(Any, super()).__init__()
+
+    def privilegedStartService(self) -> None:
+        try:
+            cast(Any, super()).privilegedStartService()
+        except CannotListenError as error:
+            _exit_with(
+                SiteConfigError(
+                    f"cannot listen on {error.interface or '*'}:{error.port}: {error.socketError}",
+                    hint="choose another port with --listen, or stop what already listens there",
+                )
+            )
+
+
+def _exit_with(error: SiteConfigError) -> None:
+    sys.stderr.write(f"krait: the site cannot start:\n{error}\n")
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+
+def makeService(options: Options) -> MultiService:
+    """Load the site and build one listening service per endpoint.
+
+    A site that cannot start ends the process with exit status 1 and one clear message.
+    """
+    try:
+        return build_service(options)
+    except SiteConfigError as error:
+        _exit_with(error)
+        raise  # unreachable: _exit_with raises SystemExit
+
+
+def build_service(options: Options, reactor: Any = None) -> KraitService:
+    """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
+    from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+
+    from krait._app import build_site
+
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    site_config, factory = build_site(
+        options["site"],
+        reactor=reactor,
+        threads=options["threads"],
+        ws_threads=options["ws-threads"],
+        access_log=options["access-log"],
+        max_body_size=options["max-body-size"],
+        debug=bool(options["debug"]),
+    )
+    service = KraitService()
+    for description in options["listen"]:
+        try:
+            endpoint = serverFromString(reactor, description)
+        except (ValueError, TypeError, KeyError) as error:
+            raise SiteConfigError(
+                f"--listen {description!r} is not a valid endpoint: {error}",
+                hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
+            ) from None
+        StreamServerEndpointService(endpoint, factory).setServiceParent(service)
+    if options["https"] is not None:
+        from krait._tls import certificate_options
+
+        cert = options["certificate"] or site_config.ssl_certificate_path
+        key = options["privkey"] or site_config.ssl_private_key_path
+        if not cert or not key:
+            raise SiteConfigError(
+                "--https needs a certificate and a private key",
+                hint="set krait.config.ssl_certificate_path and ssl_private_key_path in "
+                ".py/init.py, or pass --certificate and --privkey",
+            )
+        passphrase = None if options["certificate"] else site_config.ssl_key_passphrase
+        tls = certificate_options(cert, key, passphrase)
+        endpoint = SSL4ServerEndpoint(reactor, options["https"], tls)
+        StreamServerEndpointService(endpoint, factory).setServiceParent(service)
+    for child in service:
+        # A port that cannot be bound must stop twistd, not leave it running deaf.
+        cast(Any, child)._raiseSynchronously = True
+    return service

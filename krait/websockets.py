@@ -1,0 +1,303 @@
+"""WebSocket support: upgrade requests and responses, and the controller base classes.
+
+A route target sees ``krait.websockets.request`` on an upgrade request (None otherwise) and
+accepts the upgrade by setting ``krait.websockets.response`` to a :class:`WebsocketsResponse`
+holding a controller. A :class:`WebsocketsCtrlBase` (the Krait API) runs ``on_thread_start``
+in its own thread, reading incoming messages with :meth:`WebsocketsCtrlBase.pop_in_message`
+and sending with :meth:`WebsocketsCtrlBase.push_out_message`. A
+:class:`WebsocketsAsyncCtrlBase` (a krait addition) has no thread: its hooks run on the
+server's event loop and must never block.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import types
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from twisted.python import threadable
+
+from krait import _context
+
+__all__ = [
+    "WebsocketsAsyncCtrlBase",
+    "WebsocketsCtrlBase",
+    "WebsocketsRequest",
+    "WebsocketsResponse",
+    "request",  # noqa: F822 (a property of the module's class)
+    "response",  # noqa: F822 (a property of the module's class)
+]
+
+
+class WebsocketsRequest:
+    """The WebSocket details of an HTTP upgrade request.
+
+    Args:
+        http_request: the upgrade request (a :class:`krait.Request`).
+
+    Attributes:
+        http_request: the upgrade request.
+        protocols: the subprotocols the client offered, or None when it offered none.
+    """
+
+    def __init__(self, http_request: Any) -> None:
+        self.http_request = http_request
+        self.protocols = self.extract_protocols(http_request)
+
+    @staticmethod
+    def extract_protocols(http_request: Any) -> list[str] | None:
+        """The subprotocols offered in ``Sec-WebSocket-Protocol``, or None.
+
+        Args:
+            http_request: the upgrade request.
+
+        Returns:
+            The offered protocol names in order, or None if the header is absent.
+        """
+        value = http_request.headers.get("sec-websocket-protocol")
+        if value is None:
+            return None
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class WebsocketsResponse:
+    """Accepts an upgrade: the controller that serves the connection and the chosen protocol.
+
+    Args:
+        controller: the controller serving the connection: a :class:`WebsocketsCtrlBase`
+            (a thread per connection) or a :class:`WebsocketsAsyncCtrlBase` (no thread).
+        protocol: the chosen subprotocol, or None.
+    """
+
+    def __init__(
+        self,
+        controller: WebsocketsCtrlBase | WebsocketsAsyncCtrlBase,
+        protocol: str | None = None,
+    ) -> None:
+        self.controller = controller
+        self.protocol = protocol
+
+
+class WebsocketsCtrlBase:
+    """Base class of WebSocket controllers; subclass it and override ``on_thread_start``.
+
+    The methods are thread-safe: krait calls ``on_in_message_internal`` and
+    ``pop_out_message`` while the controller thread pops incoming and pushes outgoing
+    messages.
+
+    Args:
+        use_in_message_queue: keep incoming messages in a queue for ``pop_in_message``;
+            False means the subclass handles them in ``on_in_message``.
+    """
+
+    def __init__(self, use_in_message_queue: bool = True) -> None:
+        self.use_in_message_queue = use_in_message_queue
+        self._lock = threading.Lock()
+        self._in_queue: collections.deque[Any] = collections.deque()
+        self._out_queue: collections.deque[Any] = collections.deque()
+        self._stop_event = threading.Event()
+        self._thread_done = threading.Event()
+        self._out_listener: Callable[[], None] | None = None
+        self._in_listener: Callable[[], None] | None = None
+
+    def on_start(self) -> None:
+        """Called by krait when the connection is open; starts the controller thread.
+
+        krait runs ``on_thread_start`` in its WebSocket thread pool; override this only to
+        do cheap set-up on the server's main thread.
+        """
+
+    def on_thread_start(self) -> None:
+        """The controller thread's body: loop until :meth:`should_stop` is true."""
+
+    def on_in_message(self, message: Any) -> None:
+        """Handle a message from the client; by default, queue it for ``pop_in_message``.
+
+        Args:
+            message: ``str`` for a text frame, ``bytes`` for a binary frame.
+        """
+        if not self.use_in_message_queue:
+            raise RuntimeError(
+                "use_in_message_queue=False: override on_in_message to handle messages"
+            )
+        self._in_queue.append(message)
+
+    def on_in_message_internal(self, message: Any) -> None:
+        """Called by krait for every message: takes the lock, then calls ``on_in_message``."""
+        with self._lock:
+            self.on_in_message(message)
+        listener = self._in_listener
+        if listener is not None:
+            listener()
+
+    def pop_in_message(self) -> Any:
+        """The oldest incoming message, removed from the queue, or None if there is none.
+
+        Raises:
+            RuntimeError: the controller does not queue incoming messages.
+        """
+        if not self.use_in_message_queue:
+            raise RuntimeError("this controller was created with use_in_message_queue=False")
+        with self._lock:
+            return self._in_queue.popleft() if self._in_queue else None
+
+    def push_out_message(self, message: Any) -> None:
+        """Send a message: ``str`` as a text frame, ``bytes`` as a binary frame.
+
+        Args:
+            message: the message to send; it leaves at once, without polling.
+        """
+        with self._lock:
+            self._out_queue.append(message)
+        listener = self._out_listener
+        if listener is not None:
+            listener()
+
+    def pop_out_message(self) -> Any:
+        """The oldest outgoing message, removed from the queue, or None if there is none."""
+        with self._lock:
+            return self._out_queue.popleft() if self._out_queue else None
+
+    def on_stop(self) -> None:
+        """Called by krait when the connection closes, however it closes; sets the stop flag."""
+        self._stop_event.set()
+
+    def should_stop(self) -> bool:
+        """True once the connection is closing: ``on_thread_start`` should return."""
+        return self._stop_event.is_set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the controller thread has returned.
+
+        Args:
+            timeout: seconds to wait at most, or None to wait as long as it takes.
+
+        Returns:
+            True when the thread has finished.
+        """
+        return self._thread_done.wait(timeout)
+
+
+_SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
+
+
+class _Connection(Protocol):
+    """What an asynchronous controller is attached to (krait's WebSocket protocol)."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def send(self, message: Any) -> None: ...
+
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class WebsocketsAsyncCtrlBase:
+    """Base class of asynchronous WebSocket controllers (a krait addition).
+
+    Its hooks run on the server's event loop, with no thread per connection, so one process
+    holds thousands of connections. A hook may be a plain method, an ``async def`` coroutine
+    or return a Deferred; krait waits for it before calling the next hook, so messages are
+    handled one at a time and in order. Never block in a hook (no ``time.sleep``, no
+    blocking I/O): the whole server waits while it runs. Send with :meth:`send` and close
+    with :meth:`close`, from the hooks or from anything else running on the event loop.
+    """
+
+    _connection: _Connection | None = None
+
+    def on_open(self) -> Awaitable[None] | None:
+        """Called once the connection is open."""
+        return None
+
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Called for each message from the client.
+
+        Args:
+            message: ``str`` for a text message, ``bytes`` for a binary one.
+        """
+        return None
+
+    def on_close(self, code: int | None, reason: str | None) -> Awaitable[None] | None:
+        """Called exactly once when the connection ends, however it ends.
+
+        Args:
+            code: the close status code (1006 when the connection dropped without one).
+            reason: the close reason, or None.
+        """
+        return None
+
+    @property
+    def is_open(self) -> bool:
+        """True while :meth:`send` delivers messages."""
+        return self._connection is not None and self._connection.is_open
+
+    def send(self, message: str | bytes) -> None:
+        """Send ``str`` as a text message and ``bytes`` as a binary one.
+
+        Messages sent after the connection closed are dropped.
+
+        Raises:
+            RuntimeError: the connection is not open yet, or this is not the event loop.
+        """
+        self._checked_connection("send").send(message)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start closing the connection; :meth:`on_close` follows.
+
+        Args:
+            code: 1000 (normal), another code RFC 6455 lets endpoints send, or 3000-4999.
+            reason: a short text for the peer (at most 123 UTF-8 bytes are sent).
+
+        Raises:
+            ValueError: ``code`` may not be sent.
+            RuntimeError: the connection is not open yet, or this is not the event loop.
+        """
+        if code not in _SENDABLE_CLOSE_CODES and not 3000 <= code <= 4999:
+            raise ValueError(
+                f"close code {code} may not be sent: use 1000, 1001, 1002, 1003, 1007-1011 "
+                "or an application code from 3000 to 4999"
+            )
+        self._checked_connection("close").close(code, reason)
+
+    def _checked_connection(self, action: str) -> _Connection:
+        connection = self._connection
+        if connection is None:
+            raise RuntimeError(
+                f"{action}() needs an open connection: call it from on_open() or later, not "
+                "from __init__ or the route target"
+            )
+        if threadable.ioThread is not None and not threadable.isInIOThread():
+            raise RuntimeError(
+                f"{action}() must run on the server's event loop; from another thread use "
+                "reactor.callFromThread, or use WebsocketsCtrlBase, whose methods are "
+                "thread-safe"
+            )
+        return connection
+
+
+class _WebsocketsModule(types.ModuleType):
+    """Routes ``request`` and ``response`` to the active request's state."""
+
+    @property
+    def request(self) -> Any:
+        state = _context.current_or_none()
+        return state.ws_request if state is not None else None
+
+    @request.setter
+    def request(self, value: Any) -> None:
+        _context.current().ws_request = value
+
+    @property
+    def response(self) -> Any:
+        state = _context.current_or_none()
+        return state.ws_response if state is not None else None
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        _context.current().ws_response = value
+
+
+sys.modules[__name__].__class__ = _WebsocketsModule

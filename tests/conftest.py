@@ -1,0 +1,143 @@
+"""Shared fixtures: start the real server as a subprocess on 127.0.0.1 and talk to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Wait until something accepts connections on ``port``, or the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the server did not listen on port {port} within {timeout}s")
+
+
+@dataclass
+class Server:
+    """A krait server process and how to reach it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_dir: Path
+    scheme: str = "http"
+    extra_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def stdout(self) -> str:
+        return (self.log_dir / "stdout.txt").read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return (self.log_dir / "stderr.txt").read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """Stop with SIGTERM and return the exit status (kills after ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise
+        return self.process.returncode
+
+
+def start_server(
+    site: Path | str,
+    log_dir: Path,
+    *args: str,
+    port: int | None = None,
+    listen: bool = True,
+    scheme: str = "http",
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    twistd: bool = False,
+) -> Server:
+    """Start ``python -m krait`` (or ``twistd -n krait``) on 127.0.0.1 and wait for it."""
+    port = port or free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if twistd:
+        twistd_bin = str(Path(sys.executable).parent / "twistd")
+        command = [twistd_bin, "-n", "--pidfile=", "krait", "--site", str(site)]
+    else:
+        command = [sys.executable, "-m", "krait", str(site)]
+    if listen:
+        command += ["--listen", f"tcp:{port}:interface=127.0.0.1"]
+    command += list(args)
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    environment.update(env or {})
+    process = subprocess.Popen(
+        command,
+        stdout=open(log_dir / "stdout.txt", "wb"),  # noqa: SIM115
+        stderr=open(log_dir / "stderr.txt", "wb"),  # noqa: SIM115
+        env=environment,
+        cwd=log_dir,
+    )
+    server = Server(process=process, port=port, log_dir=log_dir, scheme=scheme)
+    if wait:
+        try:
+            wait_for_port(port, process)
+        except RuntimeError:
+            server.stop()
+            raise RuntimeError(f"krait did not start:\n{server.stderr()}") from None
+    return server
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[object]:
+    """A function that starts a server for a site folder; every server is stopped after."""
+    servers: list[Server] = []
+
+    def _serve(site: Path | str, *args: str, **kwargs: object) -> Server:
+        server = start_server(site, tmp_path / f"server{len(servers)}", *args, **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in servers:
+        if server.process.poll() is None:
+            server.stop()
+
+
+def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create a site folder from a ``{relative path: content}`` mapping."""
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return root

@@ -1,0 +1,176 @@
+"""TLS: --https with krait.config.ssl_* (encrypted keys too), ssl: endpoints, TLS 1.2+, HTTP/2."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import trustme
+from conftest import free_port, start_server, wait_for_port, write_site
+from cryptography.hazmat.primitives import serialization
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path, authority: trustme.CA) -> Path:
+    """A site whose init.py names an encrypted key and reads its passphrase from .private/."""
+    cert = authority.issue_cert("127.0.0.1", "localhost")
+    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), password=None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSPHRASE.encode()),
+    )
+    init = (
+        "import krait\n"
+        "krait.config.ssl_certificate_path = krait.get_full_path('.private/ssl/cert.pem')\n"
+        "krait.config.ssl_private_key_path = krait.get_full_path('.private/ssl/key.pem')\n"
+        "with open(krait.get_full_path('.private/ssl/pk_passphrase')) as f:\n"
+        "    krait.config.ssl_key_passphrase = f.read().strip()\n"
+    )
+    site = write_site(
+        tmp_path / "site",
+        {
+            ".py/init.py": init,
+            ".private/ssl/cert.pem": b"".join(b.bytes() for b in cert.cert_chain_pems),
+            ".private/ssl/key.pem": encrypted,
+            ".private/ssl/pk_passphrase": PASSPHRASE + "\n",
+            ".private/ssl/plain-key.pem": cert.private_key_pem.bytes(),
+            "index.html": "secure hello",
+        },
+    )
+    return site
+
+
+def client_context(authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    return context
+
+
+def test_https_port_uses_config_certificate_and_encrypted_key(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    port = free_port()
+    server = start_server(
+        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
+    )
+    try:
+        wait_for_port(port, server.process)
+        body = urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/", context=client_context(authority)
+        ).read()
+        assert body == b"secure hello"
+    finally:
+        assert server.stop() == 0
+
+
+def test_https_serves_beside_plain_http(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    port = free_port()
+    server = start_server(tls_site, tmp_path / "log", "--https", str(port))
+    try:
+        wait_for_port(port, server.process)
+        assert urllib.request.urlopen(server.url + "/").read() == b"secure hello"
+        secure = urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/", context=client_context(authority)
+        )
+        assert secure.read() == b"secure hello"
+    finally:
+        server.stop()
+
+
+def test_ssl_endpoint_string(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
+    port = free_port()
+    ssl_dir = tls_site / ".private" / "ssl"
+    endpoint = f"ssl:{port}:interface=127.0.0.1:privateKey={ssl_dir / 'plain-key.pem'}:certKey={ssl_dir / 'cert.pem'}"
+    server = start_server(
+        tls_site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False
+    )
+    try:
+        wait_for_port(port, server.process)
+        body = urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/", context=client_context(authority)
+        ).read()
+        assert body == b"secure hello"
+    finally:
+        server.stop()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls_older_than_1_2_is_refused(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    port = free_port()
+    server = start_server(
+        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
+    )
+    try:
+        wait_for_port(port, server.process)
+        context = client_context(authority)
+        try:
+            context.minimum_version = ssl.TLSVersion.TLSv1_1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        except ValueError:
+            pytest.skip("this OpenSSL cannot even offer TLS 1.1")
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with pytest.raises(ssl.SSLError):
+                context.wrap_socket(raw, server_hostname="127.0.0.1").do_handshake()
+        modern = client_context(authority)
+        modern.minimum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    finally:
+        server.stop()
+
+
+def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
+    port = free_port()
+    server = start_server(
+        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
+    )
+    try:
+        wait_for_port(port, server.process)
+        context = client_context(authority)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                assert tls.selected_alpn_protocol() == "h2"
+        curl = shutil.which("curl")
+        if curl is None:
+            return
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        done = subprocess.run(
+            [
+                curl,
+                "-s",
+                "--http2",
+                "--cacert",
+                str(ca_file),
+                "-w",
+                "%{http_version}",
+                f"https://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        if "HTTP2" not in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout:
+            return
+        assert done.stdout == "secure hello2"
+    finally:
+        server.stop()
