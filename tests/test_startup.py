@@ -1,4 +1,4 @@
-"""Starting a site: the command line, init.py, and the clear messages of a site that cannot start."""
+"""Starting a site: command line, init.py, and the one clear message of a site that cannot start."""
 
 from __future__ import annotations
 
@@ -82,7 +82,11 @@ def test_https_without_certificate_is_reported(tmp_path: Path) -> None:
 
 
 def test_missing_certificate_file_is_reported(tmp_path: Path) -> None:
-    init = "import krait\nkrait.config.ssl_certificate_path = 'nope.pem'\nkrait.config.ssl_private_key_path = 'nope.key'\n"
+    init = (
+        "import krait\n"
+        "krait.config.ssl_certificate_path = 'nope.pem'\n"
+        "krait.config.ssl_private_key_path = 'nope.key'\n"
+    )
     site = write_site(tmp_path / "site", {".py/init.py": init})
     done = run_krait(str(site), "--https", str(free_port()))
     assert_one_clear_message(done, "nope.pem")
@@ -127,8 +131,8 @@ def test_init_runs_once_with_site_root_and_py_dir_on_path(tmp_path: Path) -> Non
 
 def test_config_changes_after_init_are_ignored(tmp_path: Path) -> None:
     files = {
-        ".py/init.py": "import krait\nfrom krait.config import Route\nkrait.config.routes = [Route()]\n",
-        "change.py": "krait.config.routes = []\nkrait.set_content_type('text/plain')\nreturn 'ok'\n",
+        ".py/init.py": "import krait\nkrait.config.routes = [krait.config.Route()]\n",
+        "change.py": "krait.config.routes = []\nkrait.set_content_type('text/plain')\nreturn 'ok'",
         "index.html": "home",
     }
     site = write_site(tmp_path / "site", files)

@@ -95,7 +95,10 @@ def test_https_serves_beside_plain_http(
 def test_ssl_endpoint_string(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
     port = free_port()
     ssl_dir = tls_site / ".private" / "ssl"
-    endpoint = f"ssl:{port}:interface=127.0.0.1:privateKey={ssl_dir / 'plain-key.pem'}:certKey={ssl_dir / 'cert.pem'}"
+    endpoint = (
+        f"ssl:{port}:interface=127.0.0.1"
+        f":privateKey={ssl_dir / 'plain-key.pem'}:certKey={ssl_dir / 'cert.pem'}"
+    )
     server = start_server(
         tls_site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False
     )
@@ -125,14 +128,15 @@ def test_tls_older_than_1_2_is_refused(
             context.maximum_version = ssl.TLSVersion.TLSv1_1
         except ValueError:
             pytest.skip("this OpenSSL cannot even offer TLS 1.1")
-        with socket.create_connection(("127.0.0.1", port)) as raw:
-            with pytest.raises(ssl.SSLError):
-                context.wrap_socket(raw, server_hostname="127.0.0.1").do_handshake()
+        with socket.create_connection(("127.0.0.1", port)) as raw, pytest.raises(ssl.SSLError):
+            context.wrap_socket(raw, server_hostname="127.0.0.1").do_handshake()
         modern = client_context(authority)
         modern.minimum_version = ssl.TLSVersion.TLSv1_2
-        with socket.create_connection(("127.0.0.1", port)) as raw:
-            with modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
     finally:
         server.stop()
 
@@ -146,9 +150,11 @@ def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: 
         wait_for_port(port, server.process)
         context = client_context(authority)
         context.set_alpn_protocols(["h2", "http/1.1"])
-        with socket.create_connection(("127.0.0.1", port)) as raw:
-            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                assert tls.selected_alpn_protocol() == "h2"
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.selected_alpn_protocol() == "h2"
         curl = shutil.which("curl")
         if curl is None:
             return
