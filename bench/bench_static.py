@@ -1,0 +1,194 @@
+"""Static files: krait beside plain ``twistd web --path`` (and nginx when installed), one run.
+
+Serves the same folder with each server on 127.0.0.1, pinned to CPU 0 (clients on CPU 1), and
+measures:
+
+- req/s for a 1 KiB file with wrk (keep-alive), access logs on for every server;
+- MB/s for a 100 MiB file fetched by four clients at once (curl), and the server's RSS
+  before and after (memory must stay flat).
+
+    python bench/bench_static.py [--seconds 10] [--connections 32]
+
+Needs wrk and curl (Debian packages); nginx is optional. Prints a table with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    name: str
+    small_rps: float
+    large_mbps: float
+    rss_before_mib: float
+    rss_after_mib: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def pinned(command: list[str], cpu: str) -> list[str]:
+    return (["taskset", "-c", cpu] if shutil.which("taskset") else []) + command
+
+
+def make_files(root: Path) -> None:
+    (root / "small.bin").write_bytes(os.urandom(1024))
+    block = os.urandom(1 << 20)
+    with open(root / "large.bin", "wb") as large:
+        for _ in range(100):
+            large.write(block)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wrk_rps(url: str, seconds: int, connections: int) -> float:
+    done = subprocess.run(
+        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], "1"),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+
+
+def parallel_download_mbps(url: str, clients: int = 4, rounds: int = 3) -> float:
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(pinned(["curl", "-s", "-o", "/dev/null", url], "1"))
+            for _ in range(clients)
+        ]
+        for proc in procs:
+            proc.wait(timeout=120)
+        elapsed = time.perf_counter() - start
+        best = max(best, clients * 100 * (1 << 20) / elapsed / 1e6)
+    return best
+
+
+def measure(name: str, proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace) -> Result:
+    try:
+        wait_for(port)
+        base = f"http://127.0.0.1:{port}"
+        subprocess.run(["curl", "-s", "-o", "/dev/null", base + "/small.bin"], check=True)
+        before = rss_mib(proc.pid)
+        small = wrk_rps(base + "/small.bin", args.seconds, args.connections)
+        large = parallel_download_mbps(base + "/large.bin")
+        after = rss_mib(proc.pid)
+        return Result(name, small, large, before, after)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def start_krait(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "krait", str(root), "--listen",
+               f"tcp:{port}:interface=127.0.0.1", "--access-log", str(logs / "krait-access.log")]
+    return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
+
+
+def start_twistd_web(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [str(PYTHON_BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(logs / "tw.log"),
+               "web", "--path", str(root), "--listen", f"tcp:{port}:interface=127.0.0.1",
+               "--logfile", str(logs / "tw-access.log")]
+    return subprocess.Popen(pinned(command, "0"), stderr=subprocess.DEVNULL)
+
+
+def start_nginx(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes] | None:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        return None
+    conf = logs / "nginx.conf"
+    conf.write_text(
+        f"""daemon off; worker_processes 1; pid {logs}/nginx.pid; error_log {logs}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log {logs}/nginx-access.log combined;
+  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  client_body_temp_path {logs}; proxy_temp_path {logs}; fastcgi_temp_path {logs};
+  uwsgi_temp_path {logs}; scgi_temp_path {logs};
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+"""
+    )
+    return subprocess.Popen(pinned([nginx, "-c", str(conf)], "0"), stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    for tool in ("wrk", "curl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench_static: {tool} is not installed (apt-get install {tool})")
+    with tempfile.TemporaryDirectory() as tmp:
+        root, logs = Path(tmp) / "site", Path(tmp) / "logs"
+        root.mkdir()
+        logs.mkdir()
+        make_files(root)
+        results: list[Result] = []
+        for name, starter in (("krait", start_krait), ("twistd web", start_twistd_web),
+                              ("nginx", start_nginx)):
+            port = free_port()
+            proc = starter(root, logs, port)
+            if proc is None:
+                print(f"({name} not installed: skipped)")
+                continue
+            results.append(measure(name, proc, port, args))
+    print_table(results)
+
+
+def print_table(results: list[Result]) -> None:
+    krait = results[0]
+    print(f"{'server':<12} {'1 KiB req/s':>12} {'100 MiB MB/s':>13} {'RSS MiB before→after':>22}")
+    for r in results:
+        print(f"{r.name:<12} {r.small_rps:>12.0f} {r.large_mbps:>13.0f} "
+              f"{r.rss_before_mib:>10.1f} → {r.rss_after_mib:<9.1f}")
+    for other in results[1:]:
+        print(f"krait / {other.name}: {krait.small_rps / other.small_rps:.2f}× req/s (1 KiB), "
+              f"{krait.large_mbps / other.large_mbps:.2f}× MB/s (100 MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Serves files: validators, conditional requests, byte ranges and a back-pressured producer.
+
+The decisions (which status, which ranges, which Cache-Control) are made by the pure cores in
+``_caching`` and ``_ranges``; this module only reads the file and writes the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import IO, Any
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+
+from krait._caching import CachePolicy, Precondition, evaluate_preconditions, http_date, make_etag
+from krait._ranges import (
+    ByteRange,
+    UnsatisfiableRange,
+    content_range,
+    if_range_matches,
+    make_boundary,
+    multipart_parts,
+    parse_range,
+    unsatisfied_content_range,
+)
+
+CHUNK_SIZE = 256 * 1024
+"""Bytes read and written per step when streaming a file."""
+
+SMALL_FILE = 64 * 1024
+"""Files up to this size are written in one go, without a producer."""
+
+
+def request_headers(request: Any) -> dict[str, str]:
+    """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
+    headers: dict[str, str] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        key = name.decode("latin-1").lower()
+        joined = ", ".join(v.decode("latin-1") for v in values)
+        headers[key] = f"{headers[key]}, {joined}" if key in headers else joined
+    return headers
+
+
+def serve_file(
+    request: Any,
+    path: str,
+    content_type: str,
+    policy: CachePolicy,
+    headers: dict[str, str] | None = None,
+    now: float | None = None,
+) -> bytes | int:
+    """Answer a GET or HEAD for the file at ``path``.
+
+    Args:
+        request: the twisted.web request.
+        path: the file to serve, already resolved and checked by ``_targets``.
+        content_type: the Content-Type of the file.
+        policy: the Cache-Control decision for this file.
+        headers: the request headers (lower-case names), if already collected.
+        now: the current time in epoch seconds; defaults to the clock.
+
+    Returns:
+        What ``Resource.render`` returns: the body, or ``NOT_DONE_YET`` while streaming.
+    """
+    if headers is None:
+        headers = request_headers(request)
+    now = time.time() if now is None else now
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed by the writer or the producer)
+    except OSError:
+        return _plain_error(request, 404, b"Not Found")
+    stat = os.fstat(file.fileno())
+    size = stat.st_size
+    # RFC 9110 §8.8.2.1: a modification time in the future is sent as the current time.
+    last_modified = min(int(stat.st_mtime), int(now))
+    etag = make_etag(stat.st_ino, size, stat.st_mtime_ns) if policy.store else None
+
+    method = request.method.decode("ascii", "replace")
+    decision = evaluate_preconditions(method, etag, last_modified, headers)
+    if decision is Precondition.FAILED:
+        file.close()
+        return _plain_error(request, 412, b"Precondition Failed")
+    if decision is Precondition.NOT_MODIFIED:
+        file.close()
+        _set_validators(request, policy, etag, last_modified)
+        request.setResponseCode(304)
+        return finish_without_body(request)
+    # RFC 9110 §8.8.2.2: a modification time is a strong validator, fit for If-Range, only
+    # once it lies at least a second before the response's Date.
+    strong_date = last_modified if last_modified < int(now) else None
+    try:
+        ranges = _requested_ranges(headers, size, etag, strong_date)
+    except UnsatisfiableRange:
+        file.close()
+        request.setHeader(b"content-range", unsatisfied_content_range(size))
+        return _plain_error(request, 416, b"Range Not Satisfiable")
+
+    _set_validators(request, policy, etag, last_modified)
+    request.setHeader(b"accept-ranges", b"bytes")
+    segments, length = _lay_out_body(request, ranges, size, content_type)
+    request.setHeader(b"content-length", b"%d" % length)
+    if method == "HEAD" or length == 0:
+        file.close()
+        return b""
+    if length <= SMALL_FILE:
+        body = b"".join(_read_segments(file, segments))
+        file.close()
+        return body
+    SegmentProducer(request, file, segments).start()
+    return NOT_DONE_YET
+
+
+def _set_validators(
+    request: Any, policy: CachePolicy, etag: str | None, last_modified: int
+) -> None:
+    request.setHeader(b"cache-control", policy.header)
+    request.setHeader(b"last-modified", http_date(last_modified))
+    if etag is not None:
+        request.setHeader(b"etag", etag)
+
+
+def _requested_ranges(
+    headers: dict[str, str], size: int, etag: str | None, strong_date: int | None
+) -> list[ByteRange] | None:
+    """The ranges to send, or None for the whole file.
+
+    Raises:
+        UnsatisfiableRange: the ``Range`` header applies but no range overlaps the file.
+    """
+    if "range" not in headers or not if_range_matches(headers.get("if-range"), etag, strong_date):
+        return None
+    return parse_range(headers["range"], size)
+
+
+def _lay_out_body(
+    request: Any, ranges: list[ByteRange] | None, size: int, content_type: str
+) -> tuple[list[bytes | ByteRange], int]:
+    """Set the status and Content-Type for the ranges, and list what the body is made of."""
+    if ranges is None:
+        request.setHeader(b"content-type", content_type)
+        return ([ByteRange(0, size - 1)] if size else []), size
+    request.setResponseCode(206)
+    if len(ranges) == 1:
+        request.setHeader(b"content-type", content_type)
+        request.setHeader(b"content-range", content_range(ranges[0], size))
+        return [ranges[0]], ranges[0].length
+    boundary = make_boundary()
+    request.setHeader(b"content-type", f"multipart/byteranges; boundary={boundary}")
+    return multipart_parts(ranges, size, content_type, boundary)
+
+
+def finish_without_body(request: Any) -> int:
+    """End a 204 or 304 answer with no body and, as RFC 9110 asks, no Content-Length."""
+    request.write(b"")
+    request.finish()
+    return NOT_DONE_YET
+
+
+def _read_segments(file: IO[bytes], segments: list[bytes | ByteRange]) -> list[bytes]:
+    parts: list[bytes] = []
+    for segment in segments:
+        if isinstance(segment, bytes):
+            parts.append(segment)
+        else:
+            file.seek(segment.start)
+            parts.append(file.read(segment.length))
+    return parts
+
+
+def _plain_error(request: Any, code: int, message: bytes) -> bytes:
+    # An error describes this request, not the file: no cache may keep it in the file's place.
+    request.setResponseCode(code)
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    body = b"%d %s\n" % (code, message)
+    request.setHeader(b"content-length", b"%d" % len(body))
+    return body
+
+
+@implementer(IPushProducer)
+class SegmentProducer:
+    """Streams literal byte strings and file ranges to a request, honouring back-pressure.
+
+    The transport pauses the producer when its buffer fills, so a slow client never makes the
+    server read ahead: memory stays at about one chunk per connection.
+
+    Args:
+        request: the twisted.web request to write to.
+        file: the open file; closed when done or when the client goes away.
+        segments: what to send, in order.
+    """
+
+    def __init__(self, request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
+        self._request = request
+        self._file = file
+        self._segments = list(reversed(segments))
+        self._remaining = 0
+        self._paused = False
+        self._done = False
+        self._truncated = False
+
+    def start(self) -> None:
+        """Register with the request and begin writing."""
+        self._request.registerProducer(self, True)
+        self._request.notifyFinish().addErrback(lambda _failure: self.stopProducing())
+        self.resumeProducing()
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        while not self._paused and not self._done:
+            chunk = self._next_chunk()
+            if chunk is None:
+                self._finish()
+                return
+            self._request.write(chunk)
+
+    def stopProducing(self) -> None:
+        self._done = True
+        self._file.close()
+
+    def _next_chunk(self) -> bytes | None:
+        while self._remaining == 0:
+            if not self._segments:
+                return None
+            segment = self._segments.pop()
+            if isinstance(segment, bytes):
+                return segment
+            self._file.seek(segment.start)
+            self._remaining = segment.length
+        data = self._file.read(min(CHUNK_SIZE, self._remaining))
+        if not data:
+            # The file shrank while being sent: the promised length cannot be kept.
+            self._truncated = True
+            return None
+        self._remaining -= len(data)
+        return data
+
+    def _finish(self) -> None:
+        self._done = True
+        self._file.close()
+        self._request.unregisterProducer()
+        if self._truncated:
+            self._request.loseConnection()
+        else:
+            self._request.finish()
