@@ -9,7 +9,6 @@ it produced.
 from __future__ import annotations
 
 import html
-import traceback
 from typing import Any, cast
 
 from twisted.logger import Logger
@@ -33,6 +32,7 @@ from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
 from krait._static import finish_without_body, request_headers, serve_file
 from krait._targets import TargetKind, cache_key, decode_path, resolve_target
+from krait._tracebacks import user_traceback
 
 log = Logger(namespace="krait")
 
@@ -241,6 +241,7 @@ class RouteResource(Resource):
             accept_upgrade(request, ws_response, self.root.ws_pool, result.state)
             return
         request.setHeader(b"connection", b"close")
+        request.channel.persistent = False  # the header alone does not make twisted close
         if not 200 <= result.status < 300:
             self._write_page(result, request, job, cache_control)
             return
@@ -261,9 +262,12 @@ class RouteResource(Resource):
             reason = str(failure.value)
             log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=reason)
             return write_error(request, 400, "Bad Request", reason)
-        log.failure("error in user code while serving {uri!r}", failure=failure, uri=request.uri)
-        detail = "".join(traceback.format_exception(failure.value)) if self.debug else ""
-        return write_error(request, 500, "Internal Server Error", detail)
+        error = failure.value
+        assert error is not None
+        text = user_traceback(error)
+        uri = request.uri.decode("latin-1")
+        log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+        return write_error(request, 500, "Internal Server Error", text if self.debug else "")
 
 
 def stream_body(request: Any, result: PageResult, pool: WorkerPool) -> None:
