@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
+_PLAIN = re.compile(rb"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
 
 
 def escape_field(value: bytes | str) -> str:
@@ -12,6 +15,8 @@ def escape_field(value: bytes | str) -> str:
     client can never forge a log line.
     """
     raw = value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+    if _PLAIN.fullmatch(raw):
+        return raw.decode("ascii")
     out = []
     for byte in raw:
         if byte in _ESCAPES:

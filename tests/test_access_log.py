@@ -1,0 +1,49 @@
+"""Access-log lines: the combined format, and no way for a client to forge a line."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from krait._access_log import combined_line, escape_field
+
+
+def test_plain_fields_are_kept_as_they_are() -> None:
+    assert escape_field(b"/index.html?a=1&b=2") == "/index.html?a=1&b=2"
+
+
+def test_quotes_backslashes_and_control_bytes_are_escaped() -> None:
+    assert escape_field(b'a"b\\c\r\n\x00\xff') == 'a\\"b\\\\c\\x0d\\x0a\\x00\\xff'
+
+
+def test_text_is_escaped_as_its_utf8_bytes() -> None:
+    assert escape_field("é") == "\\xc3\\xa9"
+
+
+def test_combined_line_has_the_standard_fields_in_order() -> None:
+    line = combined_line(
+        "127.0.0.1",
+        "[22/Nov/2026:16:00:00 +0000]",
+        (b"GET", b"/x", b"HTTP/1.1"),
+        200,
+        1234,
+        b"http://ref/",
+        b"curl/8",
+    )
+    assert line == (
+        '127.0.0.1 - - [22/Nov/2026:16:00:00 +0000] "GET /x HTTP/1.1" 200 1234 '
+        '"http://ref/" "curl/8"'
+    )
+
+
+def test_missing_headers_and_empty_bodies_are_dashes() -> None:
+    line = combined_line("::1", "[t]", (b"HEAD", b"/", b"HTTP/1.0"), 304, 0, None, None)
+    assert line.endswith('"HEAD / HTTP/1.0" 304 - "-" "-"')
+
+
+@given(st.binary())
+def test_an_escaped_field_never_holds_a_quote_or_line_break(raw: bytes) -> None:
+    text = escape_field(raw)
+    assert "\n" not in text and "\r" not in text
+    assert '"' not in text.replace('\\"', "")
+    assert all(0x20 <= ord(c) < 0x7F for c in text)
