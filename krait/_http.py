@@ -11,7 +11,7 @@ from typing import IO, Any, cast
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.web import server
+from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
@@ -78,6 +78,67 @@ class KraitRequest(server.Request):
         cast(Any, super()).setHeader(name, value)
 
 
+_LIMIT_ANSWERS = {
+    400: b"400 Bad Request: the request is malformed\n",
+    414: b"414 URI Too Long: the request line is over %d bytes\n",
+    431: b"431 Request Header Fields Too Large: the request head is over %d bytes\n",
+}
+_REASONS = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+
+
+def refusal(code: int, limit: int = 0) -> bytes:
+    """A complete HTTP/1.1 answer for a request refused before it was parsed, with a reason."""
+    body = _LIMIT_ANSWERS[code] % limit if b"%d" in _LIMIT_ANSWERS[code] else _LIMIT_ANSWERS[code]
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (code, _REASONS[code], len(body), body)
+    )
+
+
+class KraitChannel(http.HTTPChannel):
+    """An HTTP/1.1 channel that answers malformed and oversized request heads properly.
+
+    twisted.web answers them with a bare ``400`` (no body) or by closing the connection
+    silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
+    Large`` with a reason, then closes.
+    """
+
+    MAX_LENGTH = 8192
+    totalHeadersSize = 16384
+
+    def __init__(self) -> None:
+        cast(Any, super()).__init__()
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._refuse(431, self.totalHeadersSize)
+            return
+        cast(Any, super()).lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        if getattr(self, "_path", None) is None and not self.requests:
+            self._refuse(414, self.MAX_LENGTH)
+        else:
+            self._refuse(431, self.MAX_LENGTH)
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        self._refuse(400)
+
+    def _refuse(self, code: int, limit: int = 0) -> None:
+        log.info("refused a request head with {code}", code=code)
+        transport: Any = self.transport
+        transport.write(refusal(code, limit))
+        cast(Any, self).loseConnection()
+        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
+
+
+def _channel_protocol(factory: Any) -> Any:
+    """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
+    generic: Any = http._GenericHTTPChannelProtocol
+    return generic(KraitChannel())
+
+
 class KraitSite(server.Site):
     """A Site with krait's request class, body limit and a buffered access log.
 
@@ -90,6 +151,7 @@ class KraitSite(server.Site):
     """
 
     requestFactory = KraitRequest
+    protocol = _channel_protocol
 
     def __init__(
         self,

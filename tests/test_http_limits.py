@@ -1,0 +1,71 @@
+"""Malformed and oversized request heads get a status with a reason, never a silent close."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Server, start_server, write_site
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("limits")
+    site = write_site(root / "site", {"index.html": "home"})
+    running = start_server(site, root / "log")
+    yield running
+    running.stop()
+
+
+def exchange(server: Server, data: bytes) -> bytes:
+    """Send raw bytes and read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_garbage_request_line_gets_400_with_a_reason(server: Server) -> None:
+    answer = exchange(server, b"GARBAGE\r\n\r\n")
+    assert status_of(answer) == 400
+    assert answer.endswith(b"malformed\n")
+
+
+def test_bad_header_line_gets_400(server: Server) -> None:
+    assert status_of(exchange(server, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")) == 400
+
+
+def test_request_line_over_8_kib_gets_414(server: Server) -> None:
+    answer = exchange(server, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(answer) == 414
+
+
+def test_single_huge_header_gets_431(server: Server) -> None:
+    answer = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n")
+    assert status_of(answer) == 431
+
+
+def test_many_headers_over_16_kib_get_431(server: Server) -> None:
+    headers = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(200))
+    answer = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert status_of(answer) == 431
+
+
+def test_server_keeps_serving_after_refusals(server: Server) -> None:
+    exchange(server, b"GARBAGE\r\n\r\n")
+    answer = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 200
+    assert answer.endswith(b"home")
+
+
+def test_http_1_0_request_is_answered_in_kind(server: Server, tmp_path: Path) -> None:
+    answer = exchange(server, b"GET / HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 200")
