@@ -102,7 +102,9 @@ def parallel_download_mbps(url: str, clients: int = 4, rounds: int = 3) -> float
     return best
 
 
-def measure(name: str, proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace) -> Result:
+def measure(
+    name: str, proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace
+) -> Result:
     try:
         wait_for(port)
         base = f"http://127.0.0.1:{port}"
@@ -122,20 +124,41 @@ def measure(name: str, proc: subprocess.Popen[bytes], port: int, args: argparse.
 
 def start_krait(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    command = [sys.executable, "-m", "krait", str(root), "--listen",
-               f"tcp:{port}:interface=127.0.0.1", "--access-log", str(logs / "krait-access.log")]
+    command = [
+        sys.executable,
+        "-m",
+        "krait",
+        str(root),
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--access-log",
+        str(logs / "krait-access.log"),
+    ]
     return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
 
 
 def start_twistd_web(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [str(PYTHON_BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(logs / "tw.log"),
-               "web", "--path", str(root), "--listen", f"tcp:{port}:interface=127.0.0.1",
-               "--logfile", str(logs / "tw-access.log")]
+    command = [
+        str(PYTHON_BIN / "twistd"),
+        "-n",
+        "--pidfile=",
+        "--logfile",
+        str(logs / "tw.log"),
+        "web",
+        "--path",
+        str(root),
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--logfile",
+        str(logs / "tw-access.log"),
+    ]
     return subprocess.Popen(pinned(command, "0"), stderr=subprocess.DEVNULL)
 
 
 def start_nginx(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes] | None:
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if nginx is None:
         return None
     conf = logs / "nginx.conf"
@@ -168,8 +191,11 @@ def main() -> None:
         logs.mkdir()
         make_files(root)
         results: list[Result] = []
-        for name, starter in (("krait", start_krait), ("twistd web", start_twistd_web),
-                              ("nginx", start_nginx)):
+        for name, starter in (
+            ("krait", start_krait),
+            ("twistd web", start_twistd_web),
+            ("nginx", start_nginx),
+        ):
             port = free_port()
             proc = starter(root, logs, port)
             if proc is None:
@@ -183,11 +209,15 @@ def print_table(results: list[Result]) -> None:
     krait = results[0]
     print(f"{'server':<12} {'1 KiB req/s':>12} {'100 MiB MB/s':>13} {'RSS MiB before→after':>22}")
     for r in results:
-        print(f"{r.name:<12} {r.small_rps:>12.0f} {r.large_mbps:>13.0f} "
-              f"{r.rss_before_mib:>10.1f} → {r.rss_after_mib:<9.1f}")
+        print(
+            f"{r.name:<12} {r.small_rps:>12.0f} {r.large_mbps:>13.0f} "
+            f"{r.rss_before_mib:>10.1f} → {r.rss_after_mib:<9.1f}"
+        )
     for other in results[1:]:
-        print(f"krait / {other.name}: {krait.small_rps / other.small_rps:.2f}× req/s (1 KiB), "
-              f"{krait.large_mbps / other.large_mbps:.2f}× MB/s (100 MiB)")
+        print(
+            f"krait / {other.name}: {krait.small_rps / other.small_rps:.2f}× req/s (1 KiB), "
+            f"{krait.large_mbps / other.large_mbps:.2f}× MB/s (100 MiB)"
+        )
 
 
 if __name__ == "__main__":
