@@ -14,7 +14,14 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from krait._caching import CachePolicy, Precondition, evaluate_preconditions, http_date, make_etag
+from krait._caching import (
+    CachePolicy,
+    Precondition,
+    evaluate_preconditions,
+    http_date,
+    make_etag,
+    parse_http_date,
+)
 from krait._ranges import (
     ByteRange,
     UnsatisfiableRange,
@@ -59,14 +66,15 @@ def serve_file(
         content_type: the Content-Type of the file.
         policy: the Cache-Control decision for this file.
         headers: the request headers (lower-case names), if already collected.
-        now: the current time in epoch seconds; defaults to the clock.
+        now: the time of the response in epoch seconds; defaults to the response's ``Date``
+            header (which twisted.web sets before rendering), else the clock.
 
     Returns:
         What ``Resource.render`` returns: the body, or ``NOT_DONE_YET`` while streaming.
     """
     if headers is None:
         headers = request_headers(request)
-    now = time.time() if now is None else now
+    now = response_date(request) if now is None else now
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed by the writer or the producer)
     except OSError:
@@ -110,6 +118,19 @@ def serve_file(
         return body
     SegmentProducer(request, file, segments).start()
     return NOT_DONE_YET
+
+
+def response_date(request: Any) -> float:
+    """The time the response's ``Date`` header states, or the clock if it has none.
+
+    Last-Modified is compared with this rather than with a later reading of the clock, so
+    that it never lies after the Date the client sees (RFC 9110 §8.8.2.1).
+    """
+    for value in reversed(request.responseHeaders.getRawHeaders(b"date") or []):
+        date = parse_http_date(value.decode("latin-1"))
+        if date is not None:
+            return float(date)
+    return time.time()
 
 
 def _set_validators(
