@@ -6,13 +6,13 @@ The decisions (which status, which ranges, which Cache-Control) are made by the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import time
 from typing import IO, Any
 
-from twisted.internet.interfaces import IPushProducer
 from twisted.web.server import NOT_DONE_YET
-from zope.interface import implementer
 
 from krait._caching import (
     CachePolicy,
@@ -22,6 +22,7 @@ from krait._caching import (
     make_etag,
     parse_http_date,
 )
+from krait._producers import SegmentProducer
 from krait._ranges import (
     ByteRange,
     UnsatisfiableRange,
@@ -32,12 +33,13 @@ from krait._ranges import (
     parse_range,
     unsatisfied_content_range,
 )
-
-CHUNK_SIZE = 256 * 1024
-"""Bytes read and written per step when streaming a file."""
+from krait._sendfile import SendfileProducer, sendfile_transport
 
 SMALL_FILE = 64 * 1024
 """Files up to this size are written in one go, without a producer."""
+
+SEND_BUFFER = 4 * 1024 * 1024
+"""Socket send buffer for large files sent with ``sendfile``."""
 
 
 def request_headers(request: Any) -> dict[str, str]:
@@ -116,8 +118,21 @@ def serve_file(
         body = b"".join(_read_segments(file, segments))
         file.close()
         return body
-    SegmentProducer(request, file, segments).start()
+    stream_segments(request, file, segments)
     return NOT_DONE_YET
+
+
+def stream_segments(request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
+    """Stream a body made of file ranges: by ``sendfile`` when the socket allows it."""
+    transport = sendfile_transport(request)
+    if transport is not None and len(segments) == 1 and isinstance(segments[0], ByteRange):
+        # A larger send buffer lets the kernel move more per wake-up of the reactor.
+        with contextlib.suppress(OSError):
+            transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        whole = segments[0]
+        SendfileProducer(request, transport, file, whole.start, whole.length).start()
+        return
+    SegmentProducer(request, file, segments).start()
 
 
 def response_date(request: Any) -> float:
@@ -198,74 +213,3 @@ def _plain_error(request: Any, code: int, message: bytes) -> bytes:
     body = b"%d %s\n" % (code, message)
     request.setHeader(b"content-length", b"%d" % len(body))
     return body
-
-
-@implementer(IPushProducer)
-class SegmentProducer:
-    """Streams literal byte strings and file ranges to a request, honouring back-pressure.
-
-    The transport pauses the producer when its buffer fills, so a slow client never makes the
-    server read ahead: memory stays at about one chunk per connection.
-
-    Args:
-        request: the twisted.web request to write to.
-        file: the open file; closed when done or when the client goes away.
-        segments: what to send, in order.
-    """
-
-    def __init__(self, request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
-        self._request = request
-        self._file = file
-        self._segments = list(reversed(segments))
-        self._remaining = 0
-        self._paused = False
-        self._done = False
-        self._truncated = False
-
-    def start(self) -> None:
-        """Register with the request and begin writing."""
-        self._request.registerProducer(self, True)
-        self._request.notifyFinish().addErrback(lambda _failure: self.stopProducing())
-        self.resumeProducing()
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        while not self._paused and not self._done:
-            chunk = self._next_chunk()
-            if chunk is None:
-                self._finish()
-                return
-            self._request.write(chunk)
-
-    def stopProducing(self) -> None:
-        self._done = True
-        self._file.close()
-
-    def _next_chunk(self) -> bytes | None:
-        while self._remaining == 0:
-            if not self._segments:
-                return None
-            segment = self._segments.pop()
-            if isinstance(segment, bytes):
-                return segment
-            self._file.seek(segment.start)
-            self._remaining = segment.length
-        data = self._file.read(min(CHUNK_SIZE, self._remaining))
-        if not data:
-            # The file shrank while being sent: the promised length cannot be kept.
-            self._truncated = True
-            return None
-        self._remaining -= len(data)
-        return data
-
-    def _finish(self) -> None:
-        self._done = True
-        self._file.close()
-        self._request.unregisterProducer()
-        if self._truncated:
-            self._request.loseConnection()
-        else:
-            self._request.finish()
