@@ -68,6 +68,10 @@ class KraitRequest(server.Request):
     def process(self) -> None:
         if self._too_large:
             return
+        if self.clientproto == b"HTTP/1.1" and not self.requestHeaders.hasHeader(b"host"):
+            # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+            self.channel._refuse(400)
+            return
         cast(Any, super()).process()
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:

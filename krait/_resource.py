@@ -9,6 +9,7 @@ it produced.
 from __future__ import annotations
 
 import html
+import time
 from typing import Any, cast
 
 from twisted.logger import Logger
@@ -18,7 +19,7 @@ from twisted.web.server import NOT_DONE_YET
 
 import krait
 from krait._bridge import WorkerPool
-from krait._caching import cache_policy
+from krait._caching import CachePolicy, cache_policy
 from krait._errors import (
     BadRequestPath,
     MethodNotAllowed,
@@ -30,11 +31,20 @@ from krait._mime import content_type_for
 from krait._pages import PageJob, PageRenderer, PageResult, default_content_type
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
-from krait._static import finish_without_body, request_headers, serve_file
-from krait._targets import TargetKind, cache_key, decode_path, resolve_target
+from krait._static import StaticFiles, finish_without_body, request_headers
+from krait._targets import (
+    ResolvedTarget,
+    TargetKind,
+    cache_key,
+    decode_path,
+    resolve_target,
+)
 from krait._tracebacks import user_traceback
 
 log = Logger(namespace="krait")
+
+RESOLUTION_TTL = 1.0
+"""Seconds a URL-to-file resolution is reused before the files are probed again."""
 
 
 def error_page(code: int, phrase: str, detail: str = "") -> bytes:
@@ -78,17 +88,28 @@ class KraitRoot(Resource):
         self.site = site
         self.renderer = PageRenderer(site.root)
         self.ws_pool = ws_pool
+        self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool, debug) for route in site.routes]
+        self._decoded: dict[bytes, str] = {}
 
     def render(self, request: Any) -> bytes | int:
+        raw_path = origin_path(request)
+        if raw_path is None:
+            if request.method == b"OPTIONS" and request.uri == b"*":
+                request.setHeader(b"allow", b", ".join(ALL_METHODS))
+                request.setResponseCode(204)
+                return finish_without_body(request)
+            log.info("400 for {uri!r}: not an origin-form target", uri=request.uri)
+            return write_error(request, 400, "Bad Request")
         try:
-            path = decode_path(request.path)
+            path = self._decode(raw_path)
         except BadRequestPath as error:
             log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
             return write_error(request, 400, "Bad Request")
-        headers = request_headers(request)
         method = request.method.decode("ascii", "replace")
-        upgrade = is_websocket_upgrade(headers)
+        upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
+            {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
+        )
         try:
             route = match_route(self.site.routes, method, path, upgrade)
         except UpgradeRequired as error:
@@ -104,7 +125,41 @@ class KraitRoot(Resource):
             return write_error(request, 405, "Method Not Allowed")
         except NoRouteMatched:
             return write_error(request, 404, "Not Found")
-        return self.routes[route.index].serve(request, path, headers, upgrade)
+        return self.routes[route.index].serve(request, path, upgrade)
+
+    def _decode(self, raw_path: bytes) -> str:
+        """Decode a path, remembering recent answers (most requests repeat a few paths)."""
+        path = self._decoded.get(raw_path)
+        if path is None:
+            path = decode_path(raw_path)
+            if len(self._decoded) >= 4096:
+                self._decoded.clear()
+            self._decoded[raw_path] = path
+        return path
+
+
+ALL_METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT")
+
+
+def origin_path(request: Any) -> bytes | None:
+    """The path of the request target, or None when the target is not origin- or absolute-form.
+
+    An absolute-form target (``GET http://host/path``, RFC 9112 §3.2.2) is reduced to its
+    path; anything not starting with ``/`` is refused.
+    """
+    path: bytes = request.path
+    if path.startswith(b"/"):
+        return path
+    if path.startswith((b"http://", b"https://")):
+        rest = path.split(b"://", 1)[1]
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return None
+
+
+def request_header_values(request: Any, name: bytes) -> list[str]:
+    """The values of one request header, decoded as Latin-1."""
+    return [value.decode("latin-1") for value in request.requestHeaders.getRawHeaders(name, [])]
 
 
 class RouteResource(Resource):
@@ -127,60 +182,69 @@ class RouteResource(Resource):
         self.root = root
         self.pool = pool
         self.debug = debug
+        self._resolved: dict[str, tuple[float, ResolvedTarget]] = {}
+        self._policies: dict[str, CachePolicy] = {}
 
-    def serve(
-        self, request: Any, path: str, headers: dict[str, str], upgrade: bool = False
-    ) -> bytes | int:
+    def serve(self, request: Any, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
-        site = self.root.site
         if self.route.ctrl_class is not None:
             job = PageJob(kind="ctrl", base_filename=path, ctrl_class=self.route.ctrl_class)
-            return self._run_page(request, path, headers, job, cache_key(path))
+            return self._run_page(request, path, job, cache_key(path))
         target = self.route.target if self.route.target is not None else path
         try:
-            resolved = resolve_target(site.real_root, target)
+            resolved = self._resolve(target)
         except TargetNotFound as error:
             log.debug("404 for {path!r}: {reason}", path=path, reason=error)
             return write_error(request, 404, "Not Found")
         key = cache_key(target)
-        if upgrade:
-            job = PageJob(kind="script", path=resolved.path, base_filename=resolved.path)
-            return self._run_page(request, path, headers, job, key, upgrade=True)
-        if resolved.kind is TargetKind.SCRIPT:
-            job = PageJob(kind="script", path=resolved.path, base_filename=resolved.path)
-            return self._run_page(request, path, headers, job, key)
+        if upgrade or resolved.kind is TargetKind.SCRIPT:
+            job = PageJob(kind="script", path=resolved.path, base_filename=resolved.relative)
+            return self._run_page(request, path, job, key, upgrade=upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
             try:
                 template = self.root.renderer.template(resolved.path)
             except Exception:
                 return self._fail(request, Failure())
             if template.is_dynamic:
-                job = PageJob(kind="template", path=resolved.path, base_filename=resolved.path)
-                return self._run_page(request, path, headers, job, key)
-        return self._serve_static(request, resolved.path, headers, key)
+                job = PageJob(kind="template", path=resolved.path, base_filename=resolved.relative)
+                return self._run_page(request, path, job, key)
+        return self._serve_static(request, resolved, key)
 
-    def _serve_static(
-        self, request: Any, file_path: str, headers: dict[str, str], key: str
-    ) -> bytes | int:
-        method = request.method
-        if method not in (b"GET", b"HEAD"):
+    def _resolve(self, target: str) -> ResolvedTarget:
+        """Resolve a target, reusing a resolution made less than a second ago.
+
+        The reused path is the real path checked when it was resolved; the file itself is
+        stat-ed again by whoever opens it, so a change is seen at once, and a new file that
+        changes the probing order within a second.
+        """
+        now = time.monotonic()
+        cached = self._resolved.get(target)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        resolved = resolve_target(self.root.site.real_root, target)
+        if len(self._resolved) >= 4096:
+            self._resolved.clear()
+        self._resolved[target] = (now + RESOLUTION_TTL, resolved)
+        return resolved
+
+    def _serve_static(self, request: Any, resolved: ResolvedTarget, key: str) -> bytes | int:
+        if request.method == b"OPTIONS":
             request.setHeader(b"allow", b"GET, HEAD, OPTIONS")
-            if method == b"OPTIONS":
-                request.setResponseCode(204)
-                return finish_without_body(request)
-            return write_error(request, 405, "Method Not Allowed")
-        policy = cache_policy(key, False, self.root.site.cache_rules)
-        return serve_file(request, file_path, content_type_for(file_path), policy, headers)
+            request.setResponseCode(204)
+            return finish_without_body(request)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = cache_policy(key, False, self.root.site.cache_rules)
+            if len(self._policies) < 4096:
+                self._policies[key] = policy
+        # The type follows the name that was asked for, not a symlink's target.
+        content_type = content_type_for(resolved.relative)
+        return self.root.files.serve(request, resolved.path, content_type, policy)
 
     def _run_page(
-        self,
-        request: Any,
-        path: str,
-        headers: dict[str, str],
-        job: PageJob,
-        key: str,
-        upgrade: bool = False,
+        self, request: Any, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
+        headers = request_headers(request)
         query = request.uri.split(b"?", 1)[1].decode("latin-1") if b"?" in request.uri else ""
         content = request.content
         if content is not None:

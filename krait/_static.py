@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import time
+from dataclasses import dataclass
 from typing import IO, Any
 
 from twisted.web.server import NOT_DONE_YET
@@ -40,6 +41,100 @@ SMALL_FILE = 64 * 1024
 
 SEND_BUFFER = 4 * 1024 * 1024
 """Socket send buffer for large files sent with ``sendfile``."""
+
+
+_CONDITIONAL_HEADERS = (
+    b"if-match",
+    b"if-none-match",
+    b"if-modified-since",
+    b"if-unmodified-since",
+    b"range",
+)
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """What a plain GET of an unchanged small file is answered with."""
+
+    identity: tuple[int, int, int]
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+class StaticFiles:
+    """Serves files, answering plain GETs of small unchanged files from memory.
+
+    A request without validators or ranges for a small file whose inode, size and mtime are
+    unchanged gets the headers and bytes computed the first time; one ``stat`` per request
+    checks the file. Everything else goes through :func:`serve_file`.
+
+    Args:
+        max_bytes: the most file bytes kept in memory.
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._held = 0
+        self._entities: dict[tuple[str, str, str], _Entity] = {}
+
+    def serve(self, request: Any, path: str, content_type: str, policy: CachePolicy) -> bytes | int:
+        """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
+        if request.method in (b"GET", b"HEAD"):
+            raw = request.requestHeaders
+            if not any(raw.hasHeader(name) for name in _CONDITIONAL_HEADERS):
+                entity = self._entity(path, content_type, policy)
+                if entity is not None:
+                    set_raw = request.responseHeaders.setRawHeaders
+                    for name, value in entity.headers:
+                        set_raw(name, [value])
+                    return b"" if request.method == b"HEAD" else entity.body
+        return serve_file(request, path, content_type, policy)
+
+    def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        key = (path, content_type, policy.header)
+        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        entity = self._entities.get(key)
+        if entity is not None and entity.identity == identity:
+            return entity
+        # Only files untouched for a second: their Last-Modified is then a strong validator
+        # and never later than the Date of the answer.
+        if stat.st_size > SMALL_FILE or stat.st_mtime > time.time() - 1:
+            return None
+        try:
+            with open(path, "rb") as file:
+                body = file.read(SMALL_FILE + 1)
+                fresh = os.fstat(file.fileno())
+        except OSError:
+            return None
+        unchanged = (fresh.st_ino, fresh.st_size, fresh.st_mtime_ns) == identity
+        if not unchanged or len(body) != stat.st_size:
+            return None
+        headers = [
+            (b"cache-control", policy.header.encode()),
+            (b"last-modified", http_date(int(stat.st_mtime)).encode()),
+            (b"accept-ranges", b"bytes"),
+            (b"content-type", content_type.encode()),
+            (b"content-length", b"%d" % len(body)),
+        ]
+        if policy.store:
+            headers.append((b"etag", make_etag(*identity).encode()))
+        entity = _Entity(identity, tuple(headers), body)
+        self._remember(key, entity)
+        return entity
+
+    def _remember(self, key: tuple[str, str, str], entity: _Entity) -> None:
+        old = self._entities.pop(key, None)
+        if old is not None:
+            self._held -= len(old.body)
+        if self._held + len(entity.body) > self._max_bytes:
+            self._entities.clear()
+            self._held = 0
+        self._entities[key] = entity
+        self._held += len(entity.body)
 
 
 def request_headers(request: Any) -> dict[str, str]:

@@ -276,43 +276,22 @@ def test_server_keeps_serving_after_a_bad_request(default: Server, http: request
     assert http.get(default.url + "/about").status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krait/_resource.py routes request.path verbatim; an absolute-form target "
-    "(RFC 9112 §3.2.2) is routed as the path 'http://x/about' and answers 404",
-)
 def test_absolute_form_request_target_is_served(default: Server) -> None:
     raw = send_raw(default, b"GET http://x/about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 200
     assert raw.endswith(b"<h1>about</h1>\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krait/_http.py does not refuse HTTP/1.1 requests without Host "
-    "(RFC 9112 §3.2: a server MUST answer 400)",
-)
 def test_http11_request_without_host_is_a_bad_request(default: Server) -> None:
     raw = send_raw(default, b"GET /about HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krait/_resource.py accepts a request target without the leading '/' "
-    "(RFC 9112 §3.2.1 origin-form is an absolute path) and serves it",
-)
 def test_request_target_without_leading_slash_is_a_bad_request(default: Server) -> None:
     raw = send_raw(default, b"GET about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krait/_resource.py RouteResource._serve_static refuses every method but GET/HEAD "
-    "even when a POST or ANY route chose the static target; it answers 405 with "
-    "'Allow: GET, HEAD, OPTIONS' while routing refuses GET on the same path",
-)
 def test_post_route_to_a_static_file_serves_it(routed: Server, http: requests.Session) -> None:
     response = http.post(routed.url + "/post-static", data=b"x")
     assert response.status_code == 200

@@ -535,11 +535,6 @@ def test_options_on_a_static_file_lists_the_methods(server: Server) -> None:
     assert wire.body == b""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krait/_resource.py RouteResource._serve_static types the file by its real path "
-    "(resolved.path) instead of the requested name (resolved.relative)",
-)
 def test_content_type_follows_the_requested_name_not_the_symlink_target(
     server: Server, http: requests.Session
 ) -> None:
