@@ -142,9 +142,12 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     for description in options["listen"]:
         try:
             endpoint = serverFromString(reactor, description)
-        except (ValueError, TypeError, KeyError) as error:
+        except Exception as error:  # each endpoint parser fails in its own way
+            reason = str(error) or type(error).__name__
+            if description.startswith("systemd:"):
+                reason += " (no socket was passed by systemd at that index)"
             raise SiteConfigError(
-                f"--listen {description!r} is not a valid endpoint: {error}",
+                f"--listen {description!r} is not a valid endpoint: {reason}",
                 hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
             ) from None
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)

@@ -209,3 +209,50 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     server = start_server(site, tmp_path / "log")
     assert urllib.request.urlopen(server.url + "/").read() == b"home"
     assert server.stop(timeout=10) == 0
+
+
+def test_systemd_socket_activation(tmp_path: Path) -> None:
+    """A listening socket handed over as systemd does (fd 3 and the LISTEN_* variables)."""
+    import socket
+
+    site = write_site(tmp_path / "site", {"index.html": "activated"})
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    handover = (
+        "import os, sys\n"
+        "os.dup2(int(sys.argv[1]), 3)\n"
+        "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1', LISTEN_FDNAMES='http')\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'krait', *sys.argv[2:]])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [
+        sys.executable,
+        "-c",
+        handover,
+        str(listener.fileno()),
+        str(site),
+        "--listen",
+        "systemd:domain=INET:index=0",
+    ]
+    process = subprocess.Popen(
+        command,
+        pass_fds=(listener.fileno(),),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "stderr.txt", "wb"),  # noqa: SIM115
+    )
+    listener.close()
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=20).read()
+        assert body == b"activated"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_systemd_endpoint_without_a_socket_is_reported(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", {"index.html": "hi"})
+    done = run_krait(str(site), "--listen", "systemd:domain=INET:index=0")
+    assert_one_clear_message(done, "systemd:domain=INET:index=0")
