@@ -178,25 +178,32 @@ def test_access_log_to_file(tmp_path: Path) -> None:
 def test_unix_socket_endpoint(tmp_path: Path) -> None:
     import http.client
     import socket
+    import time
 
     site = write_site(tmp_path / "site", {"index.html": "over unix"})
     sock_path = tmp_path / "krait.sock"
     server = start_server(
         site, tmp_path / "log", "--listen", f"unix:{sock_path}", listen=False, wait=False
     )
+
+    def connect_when_listening() -> socket.socket:
+        deadline = time.monotonic() + 20
+        while True:
+            sock = socket.socket(socket.AF_UNIX)
+            try:
+                sock.connect(str(sock_path))
+                return sock
+            except OSError:
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = connect_when_listening()
+
     try:
-        for _ in range(200):
-            if sock_path.exists():
-                break
-            import time
-
-            time.sleep(0.05)
-
-        class UnixConnection(http.client.HTTPConnection):
-            def connect(self) -> None:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(str(sock_path))
-
         connection = UnixConnection("localhost")
         connection.request("GET", "/")
         assert connection.getresponse().read() == b"over unix"
