@@ -129,3 +129,18 @@ class BadRequestPath(Exception):  # noqa: N818 - named for the condition (STYLE.
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ViewNotFound(Exception):  # noqa: N818 - named for the condition (STYLE.md)
+    """A controller's view or an ``@import`` names no file of the site (a 500, never a 404).
+
+    The page's URL was found; the site's own code points at a file that is missing, so this
+    is a fault of the site, reported with the name of whoever asked for the file.
+
+    Args:
+        reason: what was asked for, by whom, and how to fix it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import krait
 import krait.mvc
 from krait import _context
+from krait._errors import TargetNotFound, ViewNotFound
 from krait._mime import content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
 from krait._scripts import MtimeCache, compile_script, make_function
@@ -70,7 +72,7 @@ class _Hooks:
         return _context.current().curr_ctrl
 
     def include(self, path: Any) -> str:
-        return self._renderer.render_file(resolve_view(self._renderer.site_root, str(path)))
+        return self._renderer.render_file(self._renderer.find_view(path, "@import"))
 
     def include_ctrl(self, ctrl: Any) -> str:
         return self._renderer.render_ctrl(ctrl)
@@ -97,6 +99,7 @@ class PageRenderer:
         self._templates = MtimeCache(_compile_template_file)
         self._hooks = _Hooks(self)
         self._jinja: Any = None
+        self._jinja_lock = threading.Lock()
 
     def template(self, path: str) -> CompiledTemplate:
         """The compiled template at ``path`` (cached until the file changes)."""
@@ -143,9 +146,27 @@ class PageRenderer:
         krait.mvc.push_ctrl(ctrl)
         try:
             view = ctrl.get_view()
-            return self.render_file(resolve_view(self.site_root, view))
+            return self.render_file(self.find_view(view, f"{type(ctrl).__name__}.get_view()"))
         finally:
             krait.mvc.pop_ctrl()
+
+    def find_view(self, view: Any, asked_by: str) -> str:
+        """The real path of a view or ``@import``-ed file, relative to the site root.
+
+        Args:
+            view: the path as the site's code gave it.
+            asked_by: who gave it, for the error (``"HomeCtrl.get_view()"``, ``"@import"``).
+
+        Raises:
+            ViewNotFound: no such file in the site (the request then fails with a 500).
+        """
+        try:
+            return resolve_view(self.site_root, str(view))
+        except TargetNotFound as error:
+            raise ViewNotFound(
+                f"{asked_by} names {view!r}, which is no file of the site ({error.reason}); "
+                "give a path relative to the site root, e.g. '.view/index.html'"
+            ) from None
 
     def _run_script(self, path: str) -> str:
         state = _context.current()
@@ -166,14 +187,15 @@ class PageRenderer:
         return ""
 
     def _render_jinja(self, path: str) -> str:
-        if self._jinja is None:
-            import jinja2
+        with self._jinja_lock:
+            if self._jinja is None:
+                import jinja2
 
-            self._jinja = jinja2.Environment(
-                loader=jinja2.FileSystemLoader(self.site_root),
-                autoescape=True,
-                auto_reload=True,
-            )
+                self._jinja = jinja2.Environment(
+                    loader=jinja2.FileSystemLoader(self.site_root),
+                    autoescape=True,
+                    auto_reload=True,
+                )
         relative = os.path.relpath(path, os.path.realpath(self.site_root))
         template = self._jinja.get_template(relative.replace(os.sep, "/"))
         return str(template.render(ctrl=_context.current().curr_ctrl, krait=krait))

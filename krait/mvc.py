@@ -127,33 +127,35 @@ def route_ctrl_decorator(
 
 
 def import_ctrls_from(package_name: str) -> None:
-    """Import every module of a package, recursively and in sorted order.
+    """Import every module of a package, recursively, in a deterministic order.
 
     Importing runs the modules' :func:`route_ctrl_decorator` calls, so their routes are added
-    in a deterministic order.
+    in that order. Modules are imported depth first: the package, then its modules in sorted
+    order, each sub-package followed at once by its own modules. A package whose ``__all__``
+    names some of its modules has just those imported, in the listed order (as the original
+    Krait did); an ``__all__`` that names none of them (only classes, say) is ignored.
 
     Args:
-        package_name: a package importable as ``import <package_name>``.
+        package_name: a package importable as ``import <package_name>`` (the site's ``.py``
+            folder is on ``sys.path``).
+
+    Raises:
+        ImportError: the package or one of its modules cannot be imported.
     """
-    package = importlib.import_module(package_name)
-    paths = list(getattr(package, "__path__", []))
+    _import_modules_of(importlib.import_module(package_name))
+
+
+def _import_modules_of(package: types.ModuleType) -> None:
+    paths = [os.fspath(path) for path in getattr(package, "__path__", [])]
     if not paths:
         return
-    for name in _sorted_module_names(package, paths):
-        importlib.import_module(name)
-
-
-def _sorted_module_names(package: types.ModuleType, paths: list[str]) -> list[str]:
-    names: list[str] = []
-    prefix = package.__name__ + "."
-    infos = sorted(pkgutil.iter_modules(paths), key=lambda info: info.name)
-    for info in infos:
-        full = prefix + info.name
-        names.append(full)
-        if info.ispkg:
-            sub = importlib.import_module(full)
-            names.extend(_sorted_module_names(sub, [os.fspath(p) for p in sub.__path__]))
-    return names
+    found = {info.name: info.ispkg for info in pkgutil.iter_modules(paths)}
+    listed = getattr(package, "__all__", None) or []
+    names = [name for name in listed if isinstance(name, str) and name in found]
+    for name in names or sorted(found):
+        module = importlib.import_module(f"{package.__name__}.{name}")
+        if found[name]:
+            _import_modules_of(module)
 
 
 class _MvcModule(types.ModuleType):

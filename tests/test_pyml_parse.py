@@ -275,6 +275,40 @@ def test_parse_errors_name_line_column_and_fix(
     assert error.filename == "t.html"
 
 
+@pytest.mark.parametrize(
+    ("source", "column", "fix"),
+    [
+        ("<li>@item</li>", 10, "@item@"),
+        ("Hello @ctrl.name.", 17, "@ctrl.name@"),
+        ("@ctrl.items[0]!", 15, "@ctrl.items[0]@"),
+        ("<b>@ctrl.f(1)</b>", 14, "@ctrl.f(1)@"),
+        ("<b>@(a + b)</b>", 12, "@(a + b)@"),
+        ("@!raw</p>", 6, "@!raw@"),
+        ('@import ".view/a.html"<br>', 23, '@import ".view/a.html"@'),
+        ("@import-ctrl ctrl.sub<br>", 22, "@import-ctrl ctrl.sub@"),
+    ],
+)
+def test_text_right_after_an_expression_teaches_the_closing_at_sign(
+    source: str, column: int, fix: str
+) -> None:
+    """The column is where the ``@`` belongs."""
+    error = syntax_error(source)
+    assert (error.line, error.column) == (1, column), str(error)
+    assert error.reason.endswith(f"end the expression with @ when text follows it directly: {fix}")
+
+
+@pytest.mark.parametrize("source", ["@ctrl.f(1 +* 2)", "@(1 +* 2)</b>", "@3.5x"])
+def test_expression_broken_inside_gets_no_closing_at_sign_hint(source: str) -> None:
+    error = syntax_error(source)
+    assert "end the expression with @" not in error.reason
+    assert "invalid Python in expression" in error.reason
+
+
+def test_closing_at_sign_hint_leaves_huge_expressions_alone() -> None:
+    error = syntax_error("@x" + "." * 1000)
+    assert "end the expression with @" not in error.reason
+
+
 def test_yield_inside_a_function_defined_by_the_template_is_allowed() -> None:
     compile_template("@{\ndef numbers():\n    yield 1\n}", "t.html")
 

@@ -164,14 +164,16 @@ class _Compiler:
         if isinstance(item, Text):
             return self._locate(ast.Constant(item.value), item.at)
         if item.kind is TokenKind.ESCAPED:
-            value = parse_expression(self.map, item.code, "expression")
+            value = parse_expression(self.map, item.code, "expression", "@")
             return self._locate(ast.Call(_name(_ESCAPE), [value], []), item.at)
         if item.kind is TokenKind.RAW:
-            value = parse_expression(self.map, item.code, "expression")
+            value = parse_expression(self.map, item.code, "expression", "@!")
         else:
-            what = "@import path" if item.kind is TokenKind.INCLUDE else "@import-ctrl controller"
-            method = "include" if item.kind is TokenKind.INCLUDE else "include_ctrl"
-            argument = parse_expression(self.map, item.code, what)
+            include = item.kind is TokenKind.INCLUDE
+            what = "@import path" if include else "@import-ctrl controller"
+            method = "include" if include else "include_ctrl"
+            lead = "@import " if include else "@import-ctrl "
+            argument = parse_expression(self.map, item.code, what, lead)
             function = ast.Attribute(_name(_HOOKS), method, ast.Load())
             value = self._locate(ast.Call(function, [argument], []), item.at)
         return self._locate(ast.FormattedValue(value, _STR_CONVERSION, None), item.at)

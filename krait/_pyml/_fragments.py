@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,10 @@ from krait._pyml._lexer import Fragment
 _DETECTED_AT = re.compile(r"\s*\(detected at line \d+\)")
 _FOR_PREFIX = "for "
 _FOR_SUFFIX = ": pass"
+_HINT_SEARCH_LIMIT = 400
+"""Longest expression searched for a valid start, so a huge broken one stays cheap to report."""
+_LEADING_NODES = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.Constant)
+"""What a reader means by "an expression followed by text": ``name``, ``a.b``, ``a[0]``, ``f()``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +59,19 @@ def _placement(
     return _Placement(line, column - len(prefix), byte_column - utf8_length(prefix), tuple(removed))
 
 
-def parse_expression(source_map: SourceMap, fragment: Fragment, what: str) -> ast.expr:
+def parse_expression(
+    source_map: SourceMap, fragment: Fragment, what: str, lead: str | None = None
+) -> ast.expr:
     """Parses an expression piece.
 
     Args:
         source_map: The template.
         fragment: The expression and where it starts.
         what: How to name the piece in error messages, e.g. ``"@if condition"``.
+        lead: How the construct starts (``"@"``, ``"@!"``, ``"@import "``) when the piece ends
+            where Pyml's expression scan stopped. When such a piece is not Python because
+            text follows a valid expression directly (``<li>@item</li>`` scans
+            ``item</li>``), the error says to end the expression with ``@``.
 
     Returns:
         The expression node, located in the template.
@@ -69,9 +80,67 @@ def parse_expression(source_map: SourceMap, fragment: Fragment, what: str) -> as
         PymlSyntaxError: When the piece is not a Python expression.
     """
     placement = _placement(source_map, fragment, [0])
-    tree = _parse(source_map, fragment.text, "eval", placement, what)
+    try:
+        tree = _parse(source_map, fragment.text, "eval", placement, what)
+    except PymlSyntaxError:
+        leading = None if lead is None else leading_expression(fragment.text)
+        if leading is None:
+            raise
+        raise source_map.error(
+            fragment.start + len(leading),
+            f"{lead}{fragment.text} is not a Python expression; end the expression with @ "
+            f"when text follows it directly: {lead}{leading}@",
+        ) from None
     assert isinstance(tree, ast.Expression)
     return tree.body
+
+
+def leading_expression(text: str) -> str | None:
+    """Finds the expression a reader meant when text follows it without a closing ``@``.
+
+    Args:
+        text: An expression piece that is not valid Python, e.g. ``item</li>``.
+
+    Returns:
+        The longest start of ``text`` that is a name, attribute, subscript, call, literal or
+        parenthesised expression and is followed by something that cannot continue it (so
+        ``item`` for ``item</li>``, ``ctrl.name`` for ``ctrl.name.``), or None.
+    """
+    if len(text) > _HINT_SEARCH_LIMIT:
+        return None
+    for end in range(len(text) - 1, 0, -1):
+        before, after = text[end - 1], text[end]
+        if _continues(before, after, text[end + 1 : end + 2]):
+            continue
+        candidate = text[:end]
+        body = _expression_or_none(candidate)
+        if isinstance(body, _LEADING_NODES) or (
+            body is not None and candidate.startswith("(") and candidate.endswith(")")
+        ):
+            return candidate
+    return None
+
+
+def _continues(before: str, after: str, next_char: str) -> bool:
+    """Tells whether ``after`` (then ``next_char``) goes on with the expression before it."""
+    if _is_word_char(after) and (_is_word_char(before) or before == "."):
+        return True
+    if after == "." and _is_word_char(next_char):
+        return True
+    return after in "([" or after.isspace()
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _expression_or_none(text: str) -> ast.expr | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text, mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
 
 
 def parse_statements(source_map: SourceMap, fragment: Fragment) -> list[ast.stmt]:

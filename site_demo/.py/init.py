@@ -1,15 +1,21 @@
 # Runs once at start-up: routes and client-cache rules for the demo site.
 import krait
 from krait.config import Route
+from krait.mvc import import_ctrls_from
 
-krait.config.routes = [
+# The MVC pages (/, /about, /features) route themselves: see .py/demo_ctrls/.
+import_ctrls_from("demo_ctrls")
+
+krait.config.routes += [
     Route("POST", url="/guestbook"),
     Route("POST", url="/upload"),
     Route("WEBSOCKET", url="/chat/socket", target="chat_socket.py"),
     Route(),
 ]
 
-# Fingerprint-free assets may be cached for a while; the download is public.
+# Fingerprint-free assets may be cached for a while; the download is public. The MVC pages
+# ("." is the home page) may be kept by the browser for a while, not by shared caches.
+krait.config.cache_private = [r"\.", r"about", r"features"]
 krait.config.cache_public = [r"css/.*", r"js/.*", r"img/.*"]
 krait.config.cache_long_term = [r"img/.*", r"downloads/.*"]
 krait.config.cache_no_store = [r"guestbook", r"counter"]
