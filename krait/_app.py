@@ -8,6 +8,7 @@ from krait._bridge import WorkerPool
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._resource import KraitRoot
 from krait._site import SiteConfig, load_site
+from krait._ws_handshake import WebsocketsSettings
 
 
 def build_site(
@@ -19,6 +20,7 @@ def build_site(
     access_log: str | None = "-",
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
+    ws_settings: WebsocketsSettings | None = None,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -28,6 +30,6 @@ def build_site(
     config = load_site(site_root)
     pool = WorkerPool(reactor, threads, "krait-pages")
     ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets")
-    root = KraitRoot(config, pool, debug=debug, ws_pool=ws_pool)
+    root = KraitRoot(config, pool, debug=debug, ws_pool=ws_pool, ws_settings=ws_settings)
     site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
     return config, site

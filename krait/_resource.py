@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import time
+from http import HTTPStatus
 from typing import Any, cast
 
 from twisted.logger import Logger
@@ -31,6 +32,7 @@ from krait._mime import content_type_for
 from krait._pages import PageJob, PageRenderer, PageResult, default_content_type
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
+from krait._ws_handshake import WebsocketsSettings
 from krait._static import StaticFiles, finish_without_body, request_headers
 from krait._targets import (
     ResolvedTarget,
@@ -83,11 +85,13 @@ class KraitRoot(Resource):
         pool: WorkerPool,
         debug: bool = False,
         ws_pool: WorkerPool | None = None,
+        ws_settings: WebsocketsSettings | None = None,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
         self.renderer = PageRenderer(site.root)
         self.ws_pool = ws_pool
+        self.ws_settings = ws_settings
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool, debug) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
@@ -138,6 +142,22 @@ class KraitRoot(Resource):
         return path
 
 
+NO_BODY_STATUSES = frozenset({204, 304})
+"""Statuses whose responses never carry a body."""
+
+
+def reason_phrase(status: int) -> bytes:
+    """The standard reason phrase of a status (``b"Too Many Requests"`` for 429).
+
+    twisted.web knows only the statuses of RFC 2616 and sends ``Unknown Status`` for the rest;
+    a status without a registered phrase gets none (RFC 9112 allows an empty reason).
+    """
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
 ALL_METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT")
 
 
@@ -184,6 +204,7 @@ class RouteResource(Resource):
         self.debug = debug
         self._resolved: dict[str, tuple[float, ResolvedTarget]] = {}
         self._policies: dict[str, CachePolicy] = {}
+        self._dynamic_policies: dict[str, bytes] = {}
 
     def serve(self, request: Any, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -257,21 +278,31 @@ class RouteResource(Resource):
             headers,
             content,
         )
-        policy = cache_policy(key, True, self.root.site.cache_rules)
+        cache_control = self._dynamic_cache_control(key)
         deferred = self.pool.run(self.root.renderer.run, job, krait_request, upgrade)
-        if upgrade:
-            deferred.addCallback(self._finish_upgrade, request, job, policy.header)
-        else:
-            deferred.addCallback(self._write_page, request, job, policy.header)
+        write = self._finish_upgrade if upgrade else self._write_page
+        deferred.addCallback(write, request, job, cache_control)
         deferred.addErrback(self._write_failure, request)
         return NOT_DONE_YET
 
+    def _dynamic_cache_control(self, key: str) -> bytes:
+        """The Cache-Control of a dynamic answer for the cache key (remembered per key)."""
+        header = self._dynamic_policies.get(key)
+        if header is None:
+            header = cache_policy(key, True, self.root.site.cache_rules).header.encode("ascii")
+            if len(self._dynamic_policies) < 4096:
+                self._dynamic_policies[key] = header
+        return header
+
     def _write_page(
-        self, result: PageResult, request: Any, job: PageJob, cache_control: str
+        self, result: PageResult, request: Any, job: PageJob, cache_control: bytes
     ) -> None:
         if request.finished or request._disconnected:
             return
-        request.setResponseCode(result.status)
+        request.setResponseCode(result.status, reason_phrase(result.status))
+        # Straight into the header table: request.setHeader costs a call per header, and on
+        # a small page that shows.
+        out = request.responseHeaders
         has_type = False
         for name, value in result.headers:
             lower = name.lower()
@@ -279,21 +310,31 @@ class RouteResource(Resource):
                 continue
             if lower == "content-type":
                 has_type = True
-            request.responseHeaders.addRawHeader(name, value)
+            out.addRawHeader(name, value)
         if not has_type:
-            ctype = default_content_type(job.base_filename, result.state)
-            request.setHeader(b"content-type", ctype)
-        request.setHeader(b"cache-control", cache_control)
-        if isinstance(result.body, bytes):
-            request.setHeader(b"content-length", b"%d" % len(result.body))
-            if result.body:
-                request.write(result.body)
+            out.setRawHeaders(
+                b"content-type", [default_content_type(job.base_filename, result.state)]
+            )
+        out.setRawHeaders(b"cache-control", [cache_control])
+        body = result.body
+        if result.status in NO_BODY_STATUSES:
+            # RFC 9110 §6.4.1: no body, and no Content-Length for a 204 (nor a made-up one for
+            # a 304); twisted.web drops whatever is written.
+            close = getattr(body, "close", None)
+            if close is not None:
+                self.pool.run(close)
+            request.finish()
+            return
+        if isinstance(body, bytes):
+            out.setRawHeaders(b"content-length", [b"%d" % len(body)])
+            if body:
+                request.write(body)
             request.finish()
             return
         stream_body(request, result, self.pool)
 
     def _finish_upgrade(
-        self, result: PageResult, request: Any, job: PageJob, cache_control: str
+        self, result: PageResult, request: Any, job: PageJob, cache_control: bytes
     ) -> None:
         """Accept the upgrade the target asked for, or send its refusal and close."""
         if request.finished or request._disconnected:
@@ -302,7 +343,9 @@ class RouteResource(Resource):
         if 200 <= result.status < 300 and ws_response is not None:
             from krait._ws_bridge import accept_upgrade
 
-            accept_upgrade(request, ws_response, self.root.ws_pool, result.state)
+            accept_upgrade(
+                request, ws_response, self.root.ws_pool, result.state, self.root.ws_settings
+            )
             return
         request.setHeader(b"connection", b"close")
         request.channel.persistent = False  # the header alone does not make twisted close

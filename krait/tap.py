@@ -34,6 +34,19 @@ class Options(usage.Options):
         ["ws-threads", None, "64", "Threads for WebSocket controllers (one per connection)."],
         ["access-log", None, "-", "Access log file in combined format, '-' for stdout."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
+        [
+            "ws-allowed-origins",
+            None,
+            None,
+            "Comma-separated Origins allowed to open WebSockets (* wildcards); default all.",
+        ],
+        [
+            "ws-max-message-size",
+            None,
+            str(16 * 1024 * 1024),
+            "Largest WebSocket message in bytes; larger ones close with 1009.",
+        ],
+        ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -61,8 +74,14 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["site"]:
             raise usage.UsageError("--site DIR is required: the folder of the site to serve")
-        for name in ("threads", "ws-threads", "max-body-size"):
+        for name in ("threads", "ws-threads", "max-body-size", "ws-max-message-size"):
             self[name] = _positive_int(name, self[name])
+        try:
+            self["ws-ping-interval"] = float(self["ws-ping-interval"])
+        except ValueError:
+            raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
+        if self["ws-ping-interval"] < 0:
+            raise usage.UsageError("--ws-ping-interval cannot be negative")
         if self["https"] is not None:
             self["https"] = _positive_int("https", self["https"])
         if bool(self["certificate"]) != bool(self["privkey"]):
@@ -124,6 +143,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
     from krait._app import build_site
+    from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
         from twisted.internet import reactor as default_reactor
@@ -137,6 +157,11 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         access_log=options["access-log"],
         max_body_size=options["max-body-size"],
         debug=bool(options["debug"]),
+        ws_settings=WebsocketsSettings(
+            max_message_size=options["ws-max-message-size"],
+            ping_interval=options["ws-ping-interval"],
+            allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
+        ),
     )
     service = KraitService()
     for description in options["listen"]:

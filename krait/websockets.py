@@ -95,7 +95,9 @@ class WebsocketsCtrlBase:
 
     def __init__(self, use_in_message_queue: bool = True) -> None:
         self.use_in_message_queue = use_in_message_queue
-        self._lock = threading.Lock()
+        # Re-entrant: an event-model on_in_message runs under it and may push_out_message.
+        self._lock = threading.RLock()
+        self._in_ready = threading.Condition(self._lock)
         self._in_queue: collections.deque[Any] = collections.deque()
         self._out_queue: collections.deque[Any] = collections.deque()
         self._stop_event = threading.Event()
@@ -104,10 +106,10 @@ class WebsocketsCtrlBase:
         self._in_listener: Callable[[], None] | None = None
 
     def on_start(self) -> None:
-        """Called by krait when the connection is open; starts the controller thread.
+        """Called by krait on the server's event loop when the connection opens.
 
-        krait runs ``on_thread_start`` in its WebSocket thread pool; override this only to
-        do cheap set-up on the server's main thread.
+        krait then runs ``on_thread_start`` in its WebSocket thread pool (whether or not an
+        override calls ``super().on_start()``); override this only for cheap set-up.
         """
 
     def on_thread_start(self) -> None:
@@ -129,12 +131,19 @@ class WebsocketsCtrlBase:
         """Called by krait for every message: takes the lock, then calls ``on_in_message``."""
         with self._lock:
             self.on_in_message(message)
+            self._in_ready.notify_all()
         listener = self._in_listener
         if listener is not None:
             listener()
 
-    def pop_in_message(self) -> Any:
+    def pop_in_message(self, timeout: float | None = 0.0) -> Any:
         """The oldest incoming message, removed from the queue, or None if there is none.
+
+        Args:
+            timeout: how long to wait for a message while the queue is empty (a krait
+                addition): 0, the default, returns at once as the original did; a number of
+                seconds waits at most that long; None waits until a message arrives. The
+                wait ends early, returning None, when the connection closes.
 
         Raises:
             RuntimeError: the controller does not queue incoming messages.
@@ -142,7 +151,17 @@ class WebsocketsCtrlBase:
         if not self.use_in_message_queue:
             raise RuntimeError("this controller was created with use_in_message_queue=False")
         with self._lock:
+            if not self._in_queue and timeout != 0:
+                self._in_ready.wait_for(self._has_message_or_stop, timeout)
             return self._in_queue.popleft() if self._in_queue else None
+
+    def _has_message_or_stop(self) -> bool:
+        return bool(self._in_queue) or self._stop_event.is_set()
+
+    def _wake_waiters(self) -> None:
+        """Wake threads waiting in :meth:`pop_in_message` (called by krait after on_stop)."""
+        with self._lock:
+            self._in_ready.notify_all()
 
     def push_out_message(self, message: Any) -> None:
         """Send a message: ``str`` as a text frame, ``bytes`` as a binary frame.
@@ -164,6 +183,7 @@ class WebsocketsCtrlBase:
     def on_stop(self) -> None:
         """Called by krait when the connection closes, however it closes; sets the stop flag."""
         self._stop_event.set()
+        self._wake_waiters()
 
     def should_stop(self) -> bool:
         """True once the connection is closing: ``on_thread_start`` should return."""
@@ -188,7 +208,7 @@ class _Connection(Protocol):
     """What an asynchronous controller is attached to (krait's WebSocket protocol)."""
 
     @property
-    def is_open(self) -> bool: ...
+    def open_for_messages(self) -> bool: ...
 
     def send(self, message: Any) -> None: ...
 
@@ -232,7 +252,7 @@ class WebsocketsAsyncCtrlBase:
     @property
     def is_open(self) -> bool:
         """True while :meth:`send` delivers messages."""
-        return self._connection is not None and self._connection.is_open
+        return self._connection is not None and self._connection.open_for_messages
 
     def send(self, message: str | bytes) -> None:
         """Send ``str`` as a text message and ``bytes`` as a binary one.

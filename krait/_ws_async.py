@@ -1,0 +1,186 @@
+"""Connections served by a :class:`krait.websockets.WebsocketsAsyncCtrlBase`, on the reactor.
+
+The controller's hooks run on the reactor thread, one at a time and in order: a hook that
+returns a coroutine or a Deferred holds back the next one until it settles. While many
+messages wait behind a slow hook, the connection stops reading from the network, so a fast
+client cannot fill the server's memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from krait import _context
+from krait._ws_hub import WebsocketsHub
+from krait._ws_protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
+from krait.websockets import WebsocketsAsyncCtrlBase
+
+log = Logger(namespace="krait.websockets")
+
+PAUSE_READING_AT = 256
+"""Hook calls waiting behind a slow hook before the connection stops reading."""
+
+Hook = Callable[..., Any]
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+class _Continuation:
+    """An awaitable that carries on a coroutine which already ran up to its first await.
+
+    Args:
+        coroutine: the started coroutine.
+        awaiting: what it yielded when it suspended (the Deferred it awaits).
+    """
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], awaiting: Any) -> None:
+        self.coroutine = coroutine
+        self.awaiting = awaiting
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        awaiting = self.awaiting
+        while True:
+            try:
+                result = yield awaiting
+            except BaseException as error:  # thrown in by the driver: pass it on
+                step = functools.partial(self.coroutine.throw, error)
+            else:
+                step = functools.partial(self.coroutine.send, result)
+            try:
+                awaiting = step()
+            except StopIteration as stop:
+                return stop.value
+
+
+def _start_hook(hook: Hook, args: tuple[Any, ...]) -> Deferred[Any] | None:
+    """Call a hook; turn what it returned into None or a Deferred (in the hook's context)."""
+    outcome = hook(*args)
+    if outcome is None or isinstance(outcome, Deferred):
+        return outcome
+    if inspect.iscoroutine(outcome):
+        # Most hooks finish without ever waiting: run the first step here, and pay for a
+        # Deferred only when the coroutine really suspends. Started inside the hook's
+        # context, it keeps the request state across its awaits.
+        try:
+            awaiting = outcome.send(None)
+        except StopIteration:
+            return None
+        return ensureDeferred(_await(_Continuation(outcome, awaiting)))
+    if inspect.isawaitable(outcome):
+        return ensureDeferred(_await(outcome))
+    return None
+
+
+class AsyncCtrlProtocol(KraitWebSocketProtocol):
+    """A connection whose controller runs on the reactor.
+
+    Args:
+        hub: the hub tracking the connection.
+        subprotocol: the chosen subprotocol, or None.
+        ctrl: the controller.
+        state: the request state of the upgrade request, active while hooks run.
+    """
+
+    def __init__(
+        self,
+        hub: WebsocketsHub,
+        subprotocol: str | None,
+        ctrl: WebsocketsAsyncCtrlBase,
+        state: _context.RequestState,
+    ) -> None:
+        super().__init__(hub, subprotocol)
+        self.ctrl = ctrl
+        self.request_state = state
+        # A context in which the request state is active, entered for each hook: far
+        # cheaper than activating the state around every message.
+        with _context.activate(state):
+            self._hook_context = contextvars.copy_context()
+        self._backlog: collections.deque[tuple[Hook, tuple[Any, ...]]] = collections.deque()
+        self._busy = False
+        self._running = False
+        self._opened = False
+
+    def connection_opened(self) -> None:
+        self._opened = True
+        self.ctrl._connection = self
+        self._call(self.ctrl.on_open)
+        if self.hub.stopping:
+            self.close(GOING_AWAY, "server shutting down")
+
+    def message_received(self, message: str | bytes) -> None:
+        if self._busy or self._backlog or self._running:
+            self._call(self.ctrl.on_message, message)
+        else:  # the common case, kept short: nothing waits, so no queueing
+            self._running = True
+            try:
+                self._invoke(self.ctrl.on_message, (message,))
+            finally:
+                self._running = False
+            if self._backlog:
+                self._run_backlog()
+
+    def connection_closed(self, code: int | None, reason: str | None) -> None:
+        if not self._opened:
+            self.mark_finished()
+            return
+        self._call(self.ctrl.on_close, code, reason)
+        self._call(self.mark_finished)
+
+    def describe(self) -> str:
+        return f"{type(self.ctrl).__name__} serving {self.peer}"
+
+    def _call(self, hook: Hook, *args: Any) -> None:
+        """Run ``hook(*args)`` after the hooks before it have settled."""
+        self._backlog.append((hook, args))
+        if len(self._backlog) >= PAUSE_READING_AT:
+            self.set_reading(False)
+        self._run_backlog()
+
+    def _run_backlog(self) -> None:
+        # A loop rather than recursion: a hook that settles at once must not grow the stack.
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._backlog and not self._busy:
+                hook, args = self._backlog.popleft()
+                self._invoke(hook, args)
+        finally:
+            self._running = False
+        if self.reading_paused and len(self._backlog) < PAUSE_READING_AT // 2:
+            self.set_reading(True)
+
+    def _invoke(self, hook: Hook, args: tuple[Any, ...]) -> None:
+        try:
+            outcome = self._hook_context.run(_start_hook, hook, args)
+        except Exception:
+            self._hook_failed(Failure(), hook)
+            return
+        if isinstance(outcome, Deferred):
+            self._busy = True
+            outcome.addCallbacks(self._hook_settled, self._hook_failed, errbackArgs=(hook,))
+
+    def _hook_settled(self, _: object) -> None:
+        self._busy = False
+        self._run_backlog()
+
+    def _hook_failed(self, failure: Failure, hook: Hook) -> None:
+        log.failure(
+            "{hook} of {ctrl} raised; closing the connection with 1011",
+            failure=failure,
+            hook=getattr(hook, "__name__", repr(hook)),
+            ctrl=type(self.ctrl).__name__,
+        )
+        self.close(INTERNAL_ERROR, "internal server error")
+        self._hook_settled(None)

@@ -1,0 +1,181 @@
+"""The Autobahn protocol krait's WebSocket connections share, whatever runs the controller.
+
+:class:`KraitWebSocketProtocol` chooses the subprotocol the route target picked, turns frames
+into ``str`` (text) and ``bytes`` (binary) messages and back, and tells the hub when a
+connection begins and ends. Subclasses connect it to a threaded controller
+(``krait._ws_bridge``) or to an asynchronous one (``krait._ws_async``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from krait._ws_handshake import WEBSOCKET_VERSION, WebsocketsSettings
+
+if TYPE_CHECKING:
+    from krait._ws_hub import WebsocketsHub
+
+log = Logger(namespace="krait.websockets")
+
+GOING_AWAY = 1001
+INTERNAL_ERROR = 1011
+NORMAL = 1000
+
+_OPEN = WebSocketProtocol.STATE_OPEN
+
+# Autobahn's constructor and send methods carry no annotations.
+_Factory: Any = WebSocketServerFactory
+
+
+def make_factory(reactor: Any, settings: WebsocketsSettings) -> Any:
+    """The Autobahn factory holding the protocol options of every krait connection.
+
+    Args:
+        reactor: the reactor Autobahn's timers run on.
+        settings: the limits and timeouts.
+    """
+    # server=None: no Server header on the 101, as krait sends none on other responses.
+    factory: Any = _Factory(reactor=reactor, server=None)
+    factory.setProtocolOptions(
+        versions=[int(WEBSOCKET_VERSION)],
+        webStatus=False,
+        maxMessagePayloadSize=settings.max_message_size,
+        maxFramePayloadSize=settings.max_message_size,
+        # Close with a status code (1002, 1007, 1009) rather than a bare TCP drop, so that
+        # clients learn why.
+        failByDrop=False,
+        autoPingInterval=settings.ping_interval,
+        autoPingTimeout=settings.ping_timeout,
+        openHandshakeTimeout=settings.open_handshake_timeout,
+        closeHandshakeTimeout=settings.close_handshake_timeout,
+    )
+    return factory
+
+
+class KraitWebSocketProtocol(WebSocketServerProtocol):
+    """One accepted WebSocket connection.
+
+    Args:
+        hub: the hub that tracks the connection.
+        subprotocol: the subprotocol the route target chose, or None.
+    """
+
+    def __init__(self, hub: WebsocketsHub, subprotocol: str | None) -> None:
+        super().__init__()
+        self.hub = hub
+        self.chosen_subprotocol = subprotocol
+        self.factory = hub.factory
+        self._send_message: Any = self.sendMessage
+        self.reading_paused = False
+        self._finished = False
+        self._finish_waiters: list[Deferred[None]] = []
+
+    def connectionMade(self) -> None:
+        self.hub.add(self)
+        super().connectionMade()
+
+    def onConnect(self, request: Any) -> Any:
+        """Answer with the subprotocol the route target chose."""
+        chosen = self.chosen_subprotocol
+        if chosen is None or chosen in request.protocols:
+            return chosen
+        # The original Krait sent whatever the script chose, offered or not; Autobahn only
+        # accepts offered names, so an unoffered choice travels as a plain header.
+        return None, {"Sec-WebSocket-Protocol": chosen}
+
+    def onOpen(self) -> None:
+        self.connection_opened()
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.message_received(payload if isBinary else payload.decode("utf-8"))
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self.connection_closed(code, reason)
+
+    @property
+    def open_for_messages(self) -> bool:
+        """True while messages can be sent."""
+        return bool(self.state == _OPEN)
+
+    def send(self, message: Any) -> None:
+        """Send ``str`` as a text frame, ``bytes``-like as binary, anything else as ``str()``."""
+        if self.state != _OPEN:
+            return
+        kind = type(message)
+        if kind is str:
+            self._send_message(message.encode("utf-8"), False)
+        elif kind is bytes:
+            self._send_message(message, True)
+        elif isinstance(message, bytes | bytearray | memoryview):
+            self._send_message(bytes(message), True)
+        else:
+            self._send_message(str(message).encode("utf-8"), False)
+
+    def close(self, code: int = NORMAL, reason: str = "") -> None:
+        """Start the closing handshake with ``code`` (any valid code, 1001 and 1011 too)."""
+        if self.open_for_messages:
+            # A close frame's reason is at most 123 bytes; never cut a character in half.
+            encoded = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+            self.sendCloseFrame(code=code, reasonUtf8=encoded or None)
+
+    def set_reading(self, on: bool) -> None:
+        """Resume or pause reading from the network (backpressure from a slow controller)."""
+        if on == (not self.reading_paused):
+            return
+        self.reading_paused = not on
+        if self.transport is not None:
+            if on:
+                self.transport.resumeProducing()
+            else:
+                self.transport.pauseProducing()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def when_finished(self) -> Deferred[None]:
+        """A Deferred that fires once the connection and its controller are done."""
+        if self._finished:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._finish_waiters.append(waiter)
+        return waiter
+
+    def mark_finished(self) -> None:
+        """Record that the connection and its controller are done (idempotent)."""
+        if self._finished:
+            return
+        self._finished = True
+        self.hub.discard(self)
+        waiters, self._finish_waiters = self._finish_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
+    def connection_opened(self) -> None:
+        """The handshake completed; start the controller."""
+        raise NotImplementedError
+
+    def message_received(self, message: str | bytes) -> None:
+        """A whole message arrived."""
+        raise NotImplementedError
+
+    def connection_closed(self, code: int | None, reason: str | None) -> None:
+        """The connection ended, cleanly or not; called exactly once."""
+        raise NotImplementedError
+
+    def shut_down(self) -> None:
+        """The server is stopping: close with 1001 (drop a connection still handshaking)."""
+        if self.state == WebSocketProtocol.STATE_CONNECTING:
+            self.abort()
+        else:
+            self.close(GOING_AWAY, "server shutting down")
+
+    def describe(self) -> str:
+        """A short description for log messages."""
+        return f"WebSocket connection from {self.peer}"

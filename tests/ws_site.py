@@ -1,0 +1,162 @@
+"""A site of WebSocket echo controllers, shared by the WebSocket tests.
+
+``/echo`` upgrades to a controller chosen by the ``kind`` query field (``queue``: a threaded
+controller reading its queue; ``poll``: the same, polling like the original examples;
+``event``: ``on_in_message`` answering in the pool; ``async``: a reactor-side controller).
+``/async-echo`` is ``/echo?kind=async`` for tools that take a bare URL. With a ``tag`` field,
+the controller writes ``<site>/.markers/<tag>.stopped`` when it is stopped or closed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import write_site
+
+INIT = """\
+import krait
+from krait.config import Route
+
+krait.config.routes = [
+    Route("WEBSOCKET", url="/echo", target="echo.py"),
+    Route("WEBSOCKET", url="/async-echo", target="echo.py"),
+    Route("WEBSOCKET", url="/refuse", target="refuse.py"),
+    Route("WEBSOCKET", url="/not-found", target="not_found.py"),
+    Route(),
+]
+"""
+
+CTRLS = """\
+import os
+import time
+
+import krait
+from krait.websockets import WebsocketsAsyncCtrlBase, WebsocketsCtrlBase
+
+MARKERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".markers")
+
+
+def mark(tag, what):
+    if tag:
+        os.makedirs(MARKERS, exist_ok=True)
+        with open(os.path.join(MARKERS, f"{tag}.{what}"), "w") as file:
+            file.write(what)
+
+
+def answer(message):
+    if message == "url?":
+        return krait.request.url
+    return message
+
+
+class QueueEcho(WebsocketsCtrlBase):
+    def __init__(self, tag=None):
+        super().__init__()
+        self.tag = tag
+
+    def on_thread_start(self):
+        while not self.should_stop():
+            message = self.pop_in_message(timeout=1.0)
+            if message == "quit":
+                return
+            if message == "boom":
+                raise RuntimeError("a controller thread that fails")
+            if message is not None:
+                self.push_out_message(answer(message))
+
+    def on_stop(self):
+        super().on_stop()
+        mark(self.tag, "stopped")
+
+
+class PollEcho(QueueEcho):
+    def on_thread_start(self):
+        while not self.should_stop():
+            message = self.pop_in_message()
+            if message is None:
+                time.sleep(0.002)
+            else:
+                self.push_out_message(answer(message))
+
+
+class EventEcho(WebsocketsCtrlBase):
+    def __init__(self, tag=None):
+        super().__init__(use_in_message_queue=False)
+        self.tag = tag
+
+    def on_in_message(self, message):
+        self.push_out_message(answer(message))
+
+    def on_stop(self):
+        super().on_stop()
+        mark(self.tag, "stopped")
+
+
+class AsyncEcho(WebsocketsAsyncCtrlBase):
+    def __init__(self, tag=None):
+        self.tag = tag
+
+    async def on_message(self, message):
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        if message == "slow":
+            await deferLater(reactor, 0.05, lambda: None)
+        if message == "quit":
+            self.close(1000)
+            return
+        if message == "boom":
+            await deferLater(reactor, 0.01, lambda: None)
+            raise RuntimeError("a hook that fails after waiting")
+        self.send(answer(message))
+
+    def on_close(self, code, reason):
+        mark(self.tag, "stopped")
+
+
+KINDS = {"queue": QueueEcho, "poll": PollEcho, "event": EventEcho, "async": AsyncEcho}
+"""
+
+ECHO = """\
+import ws_ctrls
+
+ws = krait.websockets.request
+if ws is None:
+    krait.response = krait.Response(
+        "HTTP/1.1", 200, [("Content-Type", "text/plain")], "plain GET: no upgrade"
+    )
+else:
+    kind = krait.request.query.get("kind", "queue")
+    if krait.request.url == "/async-echo":
+        kind = "async"
+    chosen = "echo.v1" if ws.protocols and "echo.v1" in ws.protocols else None
+    ctrl = ws_ctrls.KINDS[kind](krait.request.query.get("tag"))
+    krait.websockets.response = krait.websockets.WebsocketsResponse(ctrl, chosen)
+"""
+
+REFUSE = """\
+# Accepts nothing: krait answers 400.
+"""
+
+NOT_FOUND = """\
+krait.response = krait.ResponseNotFound()
+"""
+
+
+def echo_site(root: Path) -> Path:
+    """Write the echo site into ``root`` and return it."""
+    return write_site(
+        root,
+        {
+            ".py/init.py": INIT,
+            ".py/ws_ctrls.py": CTRLS,
+            "echo.py": ECHO,
+            "refuse.py": REFUSE,
+            "not_found.py": NOT_FOUND,
+        },
+    )
+
+
+def marker(site: Path, tag: str) -> Path:
+    """Where a controller tagged ``tag`` records that it stopped."""
+    return site / ".markers" / f"{tag}.stopped"
