@@ -32,7 +32,6 @@ from krait._mime import content_type_for
 from krait._pages import PageJob, PageRenderer, PageResult, default_content_type
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
-from krait._ws_handshake import WebsocketsSettings
 from krait._static import StaticFiles, finish_without_body, request_headers
 from krait._targets import (
     ResolvedTarget,
@@ -42,6 +41,7 @@ from krait._targets import (
     resolve_target,
 )
 from krait._tracebacks import user_traceback
+from krait._ws_handshake import WebsocketsSettings
 
 log = Logger(namespace="krait")
 
