@@ -10,6 +10,8 @@ krait.config.routes += [
     Route("POST", url="/guestbook"),
     Route("POST", url="/upload"),
     Route("WEBSOCKET", url="/chat/socket", target="chat_socket.py"),
+    # A plain GET of the socket URL gets the script's 426 page instead of a 404 from Route().
+    Route("GET", url="/chat/socket", target="chat_socket.py"),
     Route(),
 ]
 
