@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _common import free_port, pinned, rss_mib, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON_BIN = Path(sys.executable).parent
@@ -38,40 +39,12 @@ class Result:
     rss_after_mib: float
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def pinned(command: list[str], cpu: str) -> list[str]:
-    return (["taskset", "-c", cpu] if shutil.which("taskset") else []) + command
-
-
 def make_files(root: Path) -> None:
     (root / "small.bin").write_bytes(os.urandom(1024))
     block = os.urandom(1 << 20)
     with open(root / "large.bin", "wb") as large:
         for _ in range(100):
             large.write(block)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def wrk_rps(url: str, seconds: int, connections: int) -> float:
@@ -109,10 +82,10 @@ def measure(
         wait_for(port)
         base = f"http://127.0.0.1:{port}"
         subprocess.run(["curl", "-s", "-o", "/dev/null", base + "/small.bin"], check=True)
-        before = rss_mib(proc.pid)
+        before = rss_mib(proc.pid) or 0.0
         small = wrk_rps(base + "/small.bin", args.seconds, args.connections)
         large = parallel_download_mbps(base + "/large.bin")
-        after = rss_mib(proc.pid)
+        after = rss_mib(proc.pid) or 0.0
         return Result(name, small, large, before, after)
     finally:
         proc.terminate()
