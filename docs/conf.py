@@ -1,5 +1,11 @@
 """Sphinx configuration of the krait manual."""
 
+import os
+import sys
+
+# Document the checkout being built, installed or not.
+sys.path.insert(0, os.path.abspath(".."))
+
 project = "krait"
 author = "the krait developers"
 copyright = "2026, the krait developers"

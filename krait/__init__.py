@@ -4,7 +4,9 @@ As a package it holds :mod:`krait.config`, :mod:`krait.mvc`, :mod:`krait.cookie`
 :mod:`krait.websockets`. As a (pseudo-)module it holds the request being handled
 (``krait.request``), the response override (``krait.response``), extra headers and the
 content type. Those look like module globals, as in the original Krait, but are
-request-scoped: each request, in whatever thread it runs, sees only its own values.
+request-scoped: each request, in whatever thread it runs, sees only its own values. Reading
+them outside a request (at import time, or from a thread of your own) raises
+:class:`NoActiveRequestError`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import types
 from typing import Any
 
 from krait import _context
+from krait._context import NoActiveRequestError
 from krait._request import Request
 from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
 
 __all__ = [
+    "NoActiveRequestError",
     "Request",
     "Response",
     "ResponseBadRequest",

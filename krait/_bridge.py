@@ -1,67 +1,243 @@
 """Where threads meet the reactor.
 
 User code (scripts, templates, controllers, WebSocket controller threads) never runs on the
-reactor thread. This module owns the thread pools and is the only place that calls
-``deferToThreadPool`` and ``callFromThread``.
+reactor thread. This module owns the thread pools and is the only place that hands work to
+threads and results back to the reactor (``callFromThread``).
+
+The pool is krait's own rather than ``twisted.python.threadpool``: a request is one short job,
+and on a busy server the cost is in waking threads and passing the GIL back and forth, not in
+running a small script. So:
+
+- jobs queued while the reactor handles a batch of events wake a thread once, after the batch
+  (``callLater(0)``), instead of one thread per job while the reactor still holds the GIL;
+- a job wakes a sleeping thread only when no thread is already looking for work; a thread that
+  takes a job and leaves more behind wakes the next one, so a backlog always has a thread
+  coming for it even when every running job blocks (a sleeping script never holds up others
+  while the pool has threads to spare);
+- finished results are collected and handed to the reactor in batches, one wake-up per batch.
 """
 
 from __future__ import annotations
 
 import contextvars
+import threading
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.internet.threads import deferToThreadPool
-from twisted.python.threadpool import ThreadPool
+from twisted.logger import Logger
+from twisted.python import threadable
+from twisted.python.failure import Failure
 
 T = TypeVar("T")
+
+log = Logger(namespace="krait")
+
+_Sink = Callable[[bool, Any], object]
+_Job = tuple[_Sink, contextvars.Context, Callable[..., Any], tuple[Any, ...]]
+_Outcome = tuple[_Sink, bool, Any]
 
 
 class WorkerPool:
     """A named thread pool whose life follows the reactor's.
 
+    Threads start as work needs them, up to ``size``, and sleep between jobs until the pool
+    stops. Call :meth:`run` from the reactor thread.
+
     Args:
         reactor: the reactor the results are delivered to.
-        size: the number of threads.
+        size: the largest number of threads.
         name: the pool's name, shown in thread names.
     """
 
     def __init__(self, reactor: Any, size: int, name: str) -> None:
         self._reactor = reactor
         self.size = size
-        self.pool = ThreadPool(minthreads=0, maxthreads=size, name=name)
-        self._started = False
+        self.name = name
+        self._lock = threading.Lock()
+        self._jobs: deque[_Job] = deque()
+        self._sleepers: list[threading.Lock] = []
+        self._threads: list[threading.Thread] = []
+        self._looking = 0
+        self._running = 0
+        self._stopping = False
+        self._wake_scheduled = False
+        self._outcomes: deque[_Outcome] = deque()
+        self._delivery_scheduled = False
+        self._shutdown_trigger: Any = None
 
     def start(self) -> None:
-        """Start the threads (idempotent) and stop them when the reactor shuts down."""
-        if self._started:
+        """Accept work (idempotent) and stop the threads when the reactor shuts down."""
+        if self._shutdown_trigger is not None:
             return
-        self._started = True
-        self.pool.start()
-        self._reactor.addSystemEventTrigger("during", "shutdown", self.stop)
+        self._stopping = False
+        self._shutdown_trigger = self._reactor.addSystemEventTrigger(
+            "during", "shutdown", self._stop_at_shutdown
+        )
 
-    def stop(self) -> None:
-        """Let queued work finish and join the threads."""
-        if self._started:
-            self._started = False
-            self.pool.stop()
+    def stop(self, join: bool = True) -> None:
+        """Let queued work finish, then end the threads.
+
+        Args:
+            join: wait for the threads to end (it blocks while a job still runs); with False
+                they end on their own once the work queued now is done.
+        """
+        if self._shutdown_trigger is None:
+            return
+        trigger, self._shutdown_trigger = self._shutdown_trigger, None
+        self._reactor.removeSystemEventTrigger(trigger)
+        self._stop_threads(join)
+
+    def _stop_at_shutdown(self) -> None:
+        self._shutdown_trigger = None
+        self._stop_threads(join=True)
+
+    def _stop_threads(self, join: bool) -> None:
+        with self._lock:
+            # Jobs queued since the last wake-up still run: make sure a thread comes for them.
+            waiting = self._summon() if self._jobs and self._looking == 0 else None
+            self._stopping = True
+            threads, self._threads = self._threads, []
+            sleepers, self._sleepers = self._sleepers, []
+            self._looking += len(sleepers)
+        for sleeper in sleepers:
+            sleeper.release()
+        if waiting is not None:
+            waiting.release()
+        if join:
+            for thread in threads:
+                thread.join()
 
     @property
     def busy(self) -> int:
-        """How many threads are working right now."""
-        return len(self.pool.working)
+        """How many threads are running a job right now."""
+        return self._running
 
     def run(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
         """Run ``func(*args)`` in the pool, in a copy of the caller's context.
 
         Returns:
-            A Deferred that fires on the reactor thread with the result.
+            A Deferred that fires on the reactor thread with the result (or the failure).
+        """
+        deferred: Deferred[T] = Deferred()
+        self.call(func, args, partial(_fire, deferred))
+        return deferred
+
+    def call(self, func: Callable[..., Any], args: tuple[Any, ...], sink: _Sink) -> None:
+        """Run ``func(*args)`` in the pool, then ``sink(True, result)`` on the reactor thread.
+
+        The cheaper form of :meth:`run` for the request path: no Deferred. ``sink`` gets
+        ``(False, failure)`` when ``func`` raised.
         """
         self.start()
-        context = contextvars.copy_context()
-        return deferToThreadPool(self._reactor, self.pool, context.run, func, *args)
+        job: _Job = (sink, contextvars.copy_context(), func, args)
+        with self._lock:
+            self._jobs.append(job)
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        if threadable.isInIOThread():
+            self._reactor.callLater(0, self._wake)
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Get a thread looking for the queued jobs, unless one already is."""
+        with self._lock:
+            self._wake_scheduled = False
+            sleeper = self._summon() if self._jobs and self._looking == 0 else None
+        if sleeper is not None:
+            sleeper.release()
+
+    def _summon(self) -> threading.Lock | None:
+        """Get one more thread looking for work (call with the lock held).
+
+        Returns:
+            The lock a sleeping thread waits on, for the caller to release once it has let go
+            of the pool's lock; None when a new thread was started, or none may start.
+        """
+        if self._stopping:
+            return None
+        if self._sleepers:
+            self._looking += 1
+            return self._sleepers.pop()
+        if len(self._threads) < self.size:
+            self._looking += 1
+            wake = threading.Lock()
+            wake.acquire()
+            thread = threading.Thread(
+                target=self._work,
+                args=(wake,),
+                name=f"{self.name}-{len(self._threads)}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+        return None
+
+    def _work(self, wake: threading.Lock) -> None:
+        """A thread's loop; it starts counted as looking for work."""
+        while True:
+            job, sleeper = self._next_job(wake)
+            if sleeper is not None:
+                sleeper.release()
+            if job is not None:
+                self._run_job(job)
+            elif self._stopping:
+                return
+            else:
+                wake.acquire()
+
+    def _next_job(self, wake: threading.Lock) -> tuple[_Job | None, threading.Lock | None]:
+        """Take a job (waking a helper if more wait), or register as sleeping."""
+        with self._lock:
+            self._looking -= 1
+            if not self._jobs:
+                if not self._stopping:
+                    self._sleepers.append(wake)
+                return None, None
+            job = self._jobs.popleft()
+            self._running += 1
+            sleeper = self._summon() if self._jobs and self._looking == 0 else None
+            return job, sleeper
+
+    def _run_job(self, job: _Job) -> None:
+        sink, context, func, args = job
+        try:
+            outcome: _Outcome = (sink, True, context.run(func, *args))
+        except BaseException:
+            outcome = (sink, False, Failure())
+        self._outcomes.append(outcome)
+        with self._lock:
+            self._running -= 1
+            self._looking += 1
+            if self._delivery_scheduled:
+                return
+            self._delivery_scheduled = True
+        call_in_reactor(self._reactor, self._deliver)
+
+    def _deliver(self) -> None:
+        """Hand every finished job's outcome to its sink (on the reactor thread)."""
+        with self._lock:
+            self._delivery_scheduled = False
+        outcomes = self._outcomes
+        while outcomes:
+            sink, succeeded, value = outcomes.popleft()
+            try:
+                sink(succeeded, value)
+            except Exception:
+                # One broken sink must not strand the outcomes queued behind it.
+                log.failure("error while handing a job's result to the reactor")
+
+
+def _fire(deferred: Deferred[Any], succeeded: bool, value: Any) -> None:
+    if succeeded:
+        deferred.callback(value)
+    else:
+        deferred.errback(value)
 
 
 def call_in_reactor(reactor: Any, func: Callable[..., Any], *args: Any) -> None:

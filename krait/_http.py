@@ -6,6 +6,7 @@ connection level, before a resource is involved (oversized bodies) and after (lo
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import IO, Any, cast
 
@@ -20,6 +21,19 @@ log = Logger(namespace="krait")
 
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
+
+
+_TOO_LARGE_BODY = b"413 Content Too Large: the request body is over %d bytes\n"
+
+
+def _too_large_answer(limit: int) -> bytes:
+    """The complete HTTP/1.1 413 answer for a body over ``limit`` bytes."""
+    body = _TOO_LARGE_BODY % limit
+    return (
+        b"HTTP/1.1 413 Content Too Large\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
 
 
 class KraitRequest(server.Request):
@@ -49,30 +63,44 @@ class KraitRequest(server.Request):
     def _refuse_body(self, size: int, limit: int) -> None:
         """Answer 413 at once, without reading the rest of the body, and close."""
         self._too_large = True
-        self.content = None
+        # Whatever still arrives is dropped, but twisted reads the (empty) content at the end.
+        self.content = io.BytesIO()
         log.info(
             "refused a request body of {size} bytes (limit {limit}, see --max-body-size)",
             size=size,
             limit=limit,
         )
-        body = b"413 Content Too Large: the request body is over %d bytes\n" % limit
-        head = (
-            b"HTTP/1.1 413 Content Too Large\r\n"
-            b"Content-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-        )
+        # The channel answers "Expect: 100-continue" right after gotLength(): it must not invite
+        # the client to send the body that was just refused.
+        self.requestHeaders.removeHeader(b"expect")
         transport: Any = self.channel.transport
-        transport.write(head + body)
+        if transport is None:
+            # An HTTP/2 stream has no transport of its own and is not set up yet when its length
+            # is known; process() answers once the stream's request is complete.
+            return
+        transport.write(_too_large_answer(limit))
         transport.loseConnection()
 
     def process(self) -> None:
         if self._too_large:
+            if self.channel.transport is None:
+                self._answer_too_large_stream()
             return
         if self.clientproto == b"HTTP/1.1" and not self.requestHeaders.hasHeader(b"host"):
             # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
             self.channel._refuse(400)
             return
         cast(Any, super()).process()
+
+    def _answer_too_large_stream(self) -> None:
+        limit = self.channel.site.max_body_size
+        body = _TOO_LARGE_BODY % limit
+        self.setResponseCode(413, b"Content Too Large")
+        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        self.setHeader(b"content-length", b"%d" % len(body))
+        request: Any = self
+        request.write(body)
+        request.finish()
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         # twisted.web announces its version in a Server header; the original Krait sent none,
@@ -164,7 +192,10 @@ class KraitSite(server.Site):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         reactor: Any = None,
     ) -> None:
-        cast(Any, super()).__init__(resource, reactor=reactor)
+        # twisted.web would parse every form body into request.args, loading a whole multipart
+        # upload into memory and answering a malformed one with a bare 400; krait parses forms
+        # itself, on demand and streaming (krait._forms), and answers 400 with the reason.
+        cast(Any, super()).__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body_size = max_body_size
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None

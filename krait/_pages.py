@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -78,8 +79,16 @@ class _Hooks:
         return self._renderer.render_ctrl(ctrl)
 
 
-def _script_print(*args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
-    """``print`` for scripts: the text goes to the server log, never into the page."""
+def _script_print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, **kwargs: Any
+) -> None:
+    """``print`` for scripts: the text goes to the server log, never into the page.
+
+    ``print(..., file=f)`` still writes to ``f``.
+    """
+    if file is not None:
+        builtins.print(*args, sep=sep, end=end, file=file, **kwargs)
+        return
     from twisted.logger import Logger
 
     text = (sep if sep is not None else " ").join(str(a) for a in args)
@@ -214,13 +223,40 @@ def _assemble(state: _context.RequestState, text: str) -> PageResult:
         # A script may return a plain body (str, bytes or an iterable) instead of a Response.
         status, body = 200, response
     else:
-        status = int(response.status_code)
+        status = _checked_status(response.status_code)
         raw_headers = response.headers or []
         headers = list(raw_headers.items() if isinstance(raw_headers, dict) else raw_headers)
         body = response.body
-    pairs = [(str(name), str(value)) for name, value in headers]
-    pairs.extend((str(name), str(value)) for name, value in state.extra_headers)
+    pairs = [_checked_header(name, value, "krait.response.headers") for name, value in headers]
+    pairs.extend(
+        _checked_header(name, value, "krait.extra_headers") for name, value in state.extra_headers
+    )
     return PageResult(status=status, headers=pairs, body=_body_bytes(body), state=state)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _checked_status(value: Any) -> int:
+    try:
+        status = int(value)
+    except (TypeError, ValueError):
+        status = 0
+    if not 200 <= status <= 599:
+        raise ValueError(
+            f"krait.response.status_code must be a whole number from 200 to 599, not {value!r}"
+        )
+    return status
+
+
+def _checked_header(name: Any, value: Any, where: str) -> tuple[str, str]:
+    name = str(name)
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(
+            f"{where} holds the header name {name!r}, which HTTP does not allow: use letters, "
+            "digits and !#$%&'*+-.^_`|~ only, e.g. ('X-Total-Count', '3')"
+        )
+    return name, str(value)
 
 
 def _body_bytes(body: Any) -> bytes | Iterator[bytes]:

@@ -59,7 +59,6 @@ class Request:
             ``=``, URL-decoded, the last repeated key winning.
         http_version (str): the HTTP version the client sent.
         headers (dict[str, str]): the headers, by lower-cased name.
-        body (bytes): the raw body.
     """
 
     class MultipartFormData(NamedTuple):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -89,6 +91,7 @@ class KraitRoot(Resource):
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
+        self.pool = pool
         self.renderer = PageRenderer(site.root)
         self.ws_pool = ws_pool
         self.ws_settings = ws_settings
@@ -152,10 +155,10 @@ def reason_phrase(status: int) -> bytes:
     twisted.web knows only the statuses of RFC 2616 and sends ``Unknown Status`` for the rest;
     a status without a registered phrase gets none (RFC 9112 allows an empty reason).
     """
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
+    return _REASON_PHRASES.get(status, b"")
+
+
+_REASON_PHRASES = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 
 
 ALL_METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT")
@@ -279,11 +282,31 @@ class RouteResource(Resource):
             content,
         )
         cache_control = self._dynamic_cache_control(key)
-        deferred = self.pool.run(self.root.renderer.run, job, krait_request, upgrade)
         write = self._finish_upgrade if upgrade else self._write_page
-        deferred.addCallback(write, request, job, cache_control)
-        deferred.addErrback(self._write_failure, request)
+        self.pool.call(
+            self.root.renderer.run,
+            (job, krait_request, upgrade),
+            partial(self._page_done, write, request, job, cache_control),
+        )
         return NOT_DONE_YET
+
+    def _page_done(
+        self,
+        write: Callable[[PageResult, Any, PageJob, bytes], None],
+        request: Any,
+        job: PageJob,
+        cache_control: bytes,
+        succeeded: bool,
+        value: Any,
+    ) -> None:
+        """Write what the page produced, or the error page for what it raised."""
+        if succeeded:
+            try:
+                write(value, request, job, cache_control)
+                return
+            except Exception:
+                value = Failure()
+        self._write_failure(value, request)
 
     def _dynamic_cache_control(self, key: str) -> bytes:
         """The Cache-Control of a dynamic answer for the cache key (remembered per key)."""
@@ -317,9 +340,10 @@ class RouteResource(Resource):
             )
         out.setRawHeaders(b"cache-control", [cache_control])
         body = result.body
-        if result.status in NO_BODY_STATUSES:
+        streamed = not isinstance(body, bytes)
+        if result.status in NO_BODY_STATUSES or (streamed and request.method == b"HEAD"):
             # RFC 9110 §6.4.1: no body, and no Content-Length for a 204 (nor a made-up one for
-            # a 304); twisted.web drops whatever is written.
+            # a 304); twisted.web drops whatever is written. A HEAD need not run a generator.
             close = getattr(body, "close", None)
             if close is not None:
                 self.pool.run(close)

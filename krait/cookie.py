@@ -239,8 +239,6 @@ class Cookie:
         attributes: a (possibly empty) list of attributes; can be updated later.
 
     Attributes:
-        name (str): the name of the cookie.
-        value (str): the value of the cookie.
         attributes (list[CookieAttribute]): the attributes; update them with the methods.
 
     Raises:

@@ -141,3 +141,20 @@ def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(content)
     return root
+
+
+def _is_trial_case(item: pytest.Item) -> bool:
+    from twisted.trial.unittest import TestCase
+
+    cls = getattr(item, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, TestCase)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run twisted.trial test cases first.
+
+    trial runs the reactor itself for each test, which it cannot do once pytest-twisted has
+    started the reactor in its greenlet (for the first ``@pytest_twisted`` test); the other way
+    round both work.
+    """
+    items.sort(key=lambda item: not _is_trial_case(item))

@@ -1,0 +1,90 @@
+"""The demo site's script pages: the guestbook form, the upload page and the cookie counter.
+
+The demo is copied to a temporary folder first: the upload page writes into the site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import REPO, Server, start_server
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("demo") / "site_demo"
+    shutil.copytree(REPO / "site_demo", root, ignore=shutil.ignore_patterns(".uploads"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def demo(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(demo_root, tmp_path_factory.mktemp("demo-logs"))
+    yield server
+    server.stop()
+
+
+def test_guestbook_entry_is_posted_redirected_and_shown_escaped(demo: Server) -> None:
+    posted = requests.post(
+        demo.url + "/guestbook",
+        data={"name": "<b>Ada</b>", "message": "First!"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert (posted.status_code, posted.headers["Location"]) == (302, "/guestbook")
+    page = requests.get(demo.url + "/guestbook", timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.headers["Cache-Control"] == "no-cache, no-store, must-revalidate"
+    assert "<strong>&lt;b&gt;Ada&lt;/b&gt;</strong>" in page.text
+    assert "<title>Guestbook &middot; Krait demo</title>" in page.text
+
+
+def test_guestbook_refuses_an_empty_message_and_keeps_the_name(demo: Server) -> None:
+    page = requests.post(
+        demo.url + "/guestbook", data={"name": "Grace", "message": "  "}, timeout=10
+    )
+    assert page.status_code == 200
+    assert "Please give both a name and a message." in page.text
+    assert 'value="Grace"' in page.text
+
+
+def test_upload_shows_size_and_sha256_and_stores_the_file_hidden(
+    demo: Server, demo_root: Path
+) -> None:
+    content = bytes(range(256)) * 5000
+    page = requests.post(
+        demo.url + "/upload",
+        files={"file": ("C:\\photos\\holiday pic.jpg", content, "image/jpeg")},
+        timeout=30,
+    )
+    sha256 = hashlib.sha256(content).hexdigest()
+    assert page.status_code == 200
+    assert f"<td>{len(content)}</td><td><code>{sha256}</code></td>" in page.text
+    stored = demo_root / ".uploads" / f"{sha256[:12]}-holiday_pic.jpg"
+    assert stored.read_bytes() == content
+    assert requests.get(demo.url + f"/.uploads/{stored.name}", timeout=10).status_code == 404
+
+
+def test_upload_page_shows_the_form(demo: Server) -> None:
+    page = requests.get(demo.url + "/upload", timeout=10).text
+    assert 'enctype="multipart/form-data"' in page
+
+
+def visit(opener: urllib.request.OpenerDirector, url: str) -> str:
+    with opener.open(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_counter_counts_visits_in_a_cookie_and_forgets_on_reset(demo: Server) -> None:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    assert "This is your first visit." in visit(opener, demo.url + "/counter")
+    assert "This is visit number 2." in visit(opener, demo.url + "/counter")
+    assert "This is visit number 3." in visit(opener, demo.url + "/counter")
+    assert "This is your first visit." in visit(opener, demo.url + "/counter?reset=1")
