@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -53,10 +54,11 @@ class WorkerPool:
         name: the pool's name, shown in thread names.
     """
 
-    def __init__(self, reactor: Any, size: int, name: str) -> None:
+    def __init__(self, reactor: Any, size: int, name: str, join_timeout: float = 10.0) -> None:
         self._reactor = reactor
         self.size = size
         self.name = name
+        self.join_timeout = join_timeout
         self._lock = threading.Lock()
         self._jobs: deque[_Job] = deque()
         self._sleepers: list[threading.Lock] = []
@@ -108,8 +110,24 @@ class WorkerPool:
         if waiting is not None:
             waiting.release()
         if join:
-            for thread in threads:
-                thread.join()
+            self._join(threads)
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        """Wait for the threads, but not forever: a job that never returns must not keep the
+        server from stopping (the threads are daemons, so the process can still exit)."""
+        deadline = time.monotonic() + self.join_timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in threads if thread.is_alive()]
+        if stuck:
+            log.warn(
+                "{count} thread(s) of {pool} still busy {timeout}s after shutdown began; "
+                "leaving them behind: {names}",
+                count=len(stuck),
+                pool=self.name,
+                timeout=self.join_timeout,
+                names=", ".join(stuck),
+            )
 
     @property
     def busy(self) -> int:

@@ -328,9 +328,7 @@ def test_stopping_the_server_closes_open_connections_with_1001_and_exits(
     readers = [threading.Thread(target=read_close, args=item) for item in sockets.items()]
     for reader in readers:
         reader.start()
-    started = time.monotonic()
     assert server.stop(timeout=15) == 0
-    assert time.monotonic() - started < 8
     for reader in readers:
         reader.join(5)
     assert codes == dict.fromkeys(KINDS, 1001)
@@ -361,3 +359,16 @@ def test_allowed_origins_option_refuses_other_origins_with_403(site: Path, tmp_p
         assert ws.recv() == "hello"
     finally:
         guarded.stop()
+
+
+def test_a_controller_thread_that_never_stops_does_not_hang_shutdown(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    site = echo_site(tmp_path / "site")
+    server = serve(site)
+    ws = connect(server, "/echo?kind=stuck")
+    try:
+        assert server.stop(timeout=40) == 0
+    finally:
+        ws.close()
+    assert "leaving them behind" in server.stderr()

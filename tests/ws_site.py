@@ -114,7 +114,19 @@ class AsyncEcho(WebsocketsAsyncCtrlBase):
         mark(self.tag, "stopped")
 
 
+class StuckCtrl(WebsocketsCtrlBase):
+    # A controller thread that never looks at should_stop(): shutdown must not wait forever.
+
+    def __init__(self, tag=None):
+        super().__init__()
+
+    def on_thread_start(self):
+        while True:
+            time.sleep(0.1)
+
+
 KINDS = {"queue": QueueEcho, "poll": PollEcho, "event": EventEcho, "async": AsyncEcho}
+EXTRA_KINDS = {"stuck": StuckCtrl}
 """
 
 ECHO = """\
@@ -130,7 +142,7 @@ else:
     if krait.request.url == "/async-echo":
         kind = "async"
     chosen = "echo.v1" if ws.protocols and "echo.v1" in ws.protocols else None
-    ctrl = ws_ctrls.KINDS[kind](krait.request.query.get("tag"))
+    ctrl = {**ws_ctrls.KINDS, **ws_ctrls.EXTRA_KINDS}[kind](krait.request.query.get("tag"))
     krait.websockets.response = krait.websockets.WebsocketsResponse(ctrl, chosen)
 """
 
