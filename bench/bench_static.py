@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,25 +55,37 @@ def wrk_rps(url: str, seconds: int, connections: int) -> float:
         text=True,
         timeout=seconds + 30,
     )
+    if "Non-2xx" in done.stdout:
+        raise RuntimeError(f"{url}: wrk saw error answers:\n{done.stdout}")
     for line in done.stdout.splitlines():
         if line.startswith("Requests/sec:"):
             return float(line.split()[1])
     raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
 
 
-def parallel_download_mbps(url: str, clients: int = 4, rounds: int = 3) -> float:
+def parallel_download_mbps(url: str, size: int, clients: int = 4, rounds: int = 3) -> float:
+    """The best of ``rounds`` runs of ``clients`` simultaneous full downloads, in MB/s."""
     best = 0.0
+    fetch = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url]
     for _ in range(rounds):
         start = time.perf_counter()
         procs = [
-            subprocess.Popen(pinned(["curl", "-s", "-o", "/dev/null", url], "1"))
+            subprocess.Popen(pinned(fetch, "1"), stdout=subprocess.PIPE, text=True)
             for _ in range(clients)
         ]
-        for proc in procs:
-            proc.wait(timeout=120)
+        outcomes = [proc.communicate(timeout=120)[0] for proc in procs]
         elapsed = time.perf_counter() - start
-        best = max(best, clients * 100 * (1 << 20) / elapsed / 1e6)
+        if any(outcome != f"200 {size}" for outcome in outcomes):
+            raise RuntimeError(f"{url}: a download did not get the whole file: {outcomes}")
+        best = max(best, clients * size / elapsed / 1e6)
     return best
+
+
+def check_served(base: str, root: Path) -> None:
+    """Make sure the server really serves the files (a 403 or 404 is fast, and meaningless)."""
+    with urllib.request.urlopen(base + "/small.bin") as response:
+        if response.read() != (root / "small.bin").read_bytes():
+            raise RuntimeError(f"{base}/small.bin does not serve the file")
 
 
 def measure(
@@ -81,10 +94,12 @@ def measure(
     try:
         wait_for(port)
         base = f"http://127.0.0.1:{port}"
-        subprocess.run(["curl", "-s", "-o", "/dev/null", base + "/small.bin"], check=True)
+        check_served(base, args.root)
         before = rss_mib(proc.pid) or 0.0
         small = wrk_rps(base + "/small.bin", args.seconds, args.connections)
-        large = parallel_download_mbps(base + "/large.bin")
+        large = parallel_download_mbps(
+            base + "/large.bin", (args.root / "large.bin").stat().st_size
+        )
         after = rss_mib(proc.pid) or 0.0
         return Result(name, small, large, before, after)
     finally:
@@ -159,10 +174,13 @@ def main() -> None:
         if shutil.which(tool) is None:
             sys.exit(f"bench_static: {tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory() as tmp:
+        # nginx's worker runs as an unprivileged user: it must be able to read the files.
+        os.chmod(tmp, 0o755)
         root, logs = Path(tmp) / "site", Path(tmp) / "logs"
         root.mkdir()
         logs.mkdir()
         make_files(root)
+        args.root = root
         results: list[Result] = []
         for name, starter in (
             ("krait", start_krait),
