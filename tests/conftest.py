@@ -38,6 +38,25 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"the server did not listen on port {port} within {timeout}s")
 
 
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send raw bytes to 127.0.0.1:``port`` and read until the server closes the connection.
+
+    Real clients normalise what they send (``..``, missing Host, odd request lines); tests of
+    what the server does with such input speak the wire themselves.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    return bytes(received)
+
+
+def status_of(answer: bytes) -> int:
+    """The status code of a raw HTTP answer."""
+    return int(answer.split(b"\r\n", 1)[0].split()[1])
+
+
 @dataclass
 class Server:
     """A krait server process and how to reach it."""

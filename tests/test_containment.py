@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, status_of, write_site
 
 MARKERS = {
     "outside": "MARKER-OUTSIDE-7f3a9c",
@@ -140,12 +140,8 @@ def server(site: Path) -> Iterator[Server]:
 def send(server: Server, method: str, target: str) -> tuple[int, bytes]:
     """Send a request line exactly as written; return the status and the whole answer."""
     request = f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(request.encode("latin-1"))
-        received = bytearray()
-        while chunk := sock.recv(65536):
-            received += chunk
-    return int(received.split(b"\r\n", 1)[0].split()[1]), bytes(received)
+    received = raw_exchange(server.port, request.encode("latin-1"))
+    return status_of(received), received
 
 
 def leaked_markers(answer: bytes) -> list[str]:

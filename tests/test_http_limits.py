@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, status_of, write_site
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +19,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def exchange(server: Server, data: bytes) -> bytes:
-    """Send raw bytes and read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer.split(b" ", 2)[1])
+    return raw_exchange(server.port, data)
 
 
 def test_garbage_request_line_gets_400_with_a_reason(server: Server) -> None:

@@ -7,12 +7,11 @@ that unknown paths and methods show), and one with no routes at all, which gets 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, status_of, write_site
 
 ROUTES_INIT = """\
 from krait.config import Route
@@ -89,16 +88,7 @@ def http() -> Iterator[requests.Session]:
 
 def send_raw(server: Server, data: bytes) -> bytes:
     """Send raw bytes and read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(data)
-        received = bytearray()
-        while chunk := sock.recv(65536):
-            received += chunk
-    return bytes(received)
-
-
-def status_of(raw: bytes) -> int:
-    return int(raw.split(b"\r\n", 1)[0].split()[1])
+    return raw_exchange(server.port, data)
 
 
 def test_url_route_serves_its_target(routed: Server, http: requests.Session) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, write_site
 
 from krait._caching import http_date
 
@@ -114,12 +113,8 @@ def exchange(server: Server, method: str, path: str, headers: dict[str, str] | N
     """Send one request with ``Connection: close`` and read the answer up to EOF."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        received = bytearray()
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    received = raw_exchange(server.port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    head, _, body = received.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     pairs = [line.split(":", 1) for line in header_lines]
     return Wire(
