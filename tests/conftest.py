@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,6 +133,13 @@ def start_server(
             server.stop()
             raise RuntimeError(f"krait did not start:\n{server.stderr()}") from None
     return server
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[requests.Session]:
+    """A keep-alive HTTP client session for the tests of one module."""
+    with requests.Session() as session:
+        yield session
 
 
 @pytest.fixture

@@ -267,12 +267,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
 def test_controller_route_renders_the_controllers_view(
     server: Server, http: requests.Session
 ) -> None:

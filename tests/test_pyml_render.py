@@ -7,6 +7,7 @@ import types
 from typing import Any
 
 import pytest
+from pyml_examples import SPEC_EXAMPLE
 
 from krait._pyml import (
     CompiledTemplate,
@@ -64,30 +65,6 @@ def ns(**values: Any) -> types.SimpleNamespace:
 )
 def test_grammar_cases_of_spec_section_11(source: str, ctrl: Any, expected: str) -> None:
     assert run(source, ctrl) == expected
-
-
-SPEC_EXAMPLE = """\
-@{ krait.set_content_type(ext="html") }
-@import ".view/layout_top.html"
-<p>Hello, @ctrl.user_name@! You have @ctrl.unread messages.</p>
-<ul>
-@for title, url in ctrl.links:
-    <li><a href="@url@">@title@</a></li>
-@/for
-</ul>
-@{
-    greeting = "Good morning" if ctrl.hour < 12 else "Hello"
-    css = 'class="late"' if ctrl.hour > 22 else ""
-}
-<h2 @!css@>@greeting@</h2>
-@if ctrl.items:
-  <p>@(len(ctrl.items)) items, first: @ctrl.items[0]@</p>
-@else:
-  <p>Nothing yet. Write to us at help@@example.org.</p>
-@/if
-<span id="row-@ctrl.row_id@-label">@ctrl.label@</span>
-@import-ctrl ctrl.sidebar
-"""
 
 
 def spec_ctrl(**changes: Any) -> types.SimpleNamespace:

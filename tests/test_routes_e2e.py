@@ -80,12 +80,6 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
 def send_raw(server: Server, data: bytes) -> bytes:
     """Send raw bytes and read until the server closes the connection."""
     return raw_exchange(server.port, data)

@@ -7,7 +7,6 @@ files they rewrite start their own.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, write_site
 
 INIT = """\
 from krait.config import Route
@@ -116,20 +115,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-def raw_exchange(server: Server, data: bytes) -> bytes:
+def send_raw(server: Server, data: bytes) -> bytes:
     """Send raw bytes and read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(data)
-        received = bytearray()
-        while chunk := sock.recv(65536):
-            received += chunk
-    return bytes(received)
+    return raw_exchange(server.port, data)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -194,7 +182,7 @@ def test_extra_headers_ride_along_with_a_custom_response(
 
 
 def test_redirect_is_a_302_found_with_location(site: Server) -> None:
-    raw = raw_exchange(site, b"GET /redirect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = send_raw(site, b"GET /redirect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 302 Found\r\n")
     assert b"\r\nLocation: /text\r\n" in raw
 
@@ -216,7 +204,7 @@ def test_status_lines_carry_the_standard_reason_phrase(
     site: Server, path: str, status_line: bytes
 ) -> None:
     request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
-    assert raw_exchange(site, request).startswith(status_line)
+    assert send_raw(site, request).startswith(status_line)
 
 
 def test_response_classes_send_their_bodies(site: Server, http: requests.Session) -> None:
@@ -226,7 +214,7 @@ def test_response_classes_send_their_bodies(site: Server, http: requests.Session
 
 
 def test_no_content_response_has_no_body_and_no_length(site: Server) -> None:
-    raw = raw_exchange(site, b"GET /no_content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = send_raw(site, b"GET /no_content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 204 No Content\r\n")
     assert b"content-length" not in head.lower()
@@ -283,7 +271,7 @@ def test_head_gives_the_get_headers_without_a_body(site: Server) -> None:
 
 
 def test_generator_body_is_streamed_in_chunks(site: Server) -> None:
-    raw = raw_exchange(site, b"GET /generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = send_raw(site, b"GET /generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"\r\nTransfer-Encoding: chunked" in head
     assert b"content-length" not in head.lower()
@@ -295,9 +283,7 @@ def test_generator_body_is_streamed_in_chunks(site: Server) -> None:
 
 def test_head_does_not_run_a_generator_body(site: Server) -> None:
     flag = site.log_dir.parent / "site" / "generator-ran.flag"
-    raw = raw_exchange(
-        site, b"HEAD /head_generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
+    raw = send_raw(site, b"HEAD /head_generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert (body, flag.exists()) == (b"", False)

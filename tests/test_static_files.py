@@ -86,12 +86,6 @@ def server(site: Path) -> Iterator[Server]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
 @dataclass
 class Wire:
     """A response as it came off a raw socket."""

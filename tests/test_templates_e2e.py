@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import Server, start_server, write_site
+from pyml_examples import SPEC_EXAMPLE
 
 INIT = """\
 import krait
@@ -38,28 +39,7 @@ class SpecCtrl(CtrlBase):
 krait.config.routes = [Route(url="/spec-example", ctrl_class=SpecCtrl), Route()]
 """
 
-SPEC_VIEW = """\
-@{ krait.set_content_type(ext="html") }
-@import ".view/layout_top.html"
-<p>Hello, @ctrl.user_name@! You have @ctrl.unread messages.</p>
-<ul>
-@for title, url in ctrl.links:
-    <li><a href="@url@">@title@</a></li>
-@/for
-</ul>
-@{
-    greeting = "Good morning" if ctrl.hour < 12 else "Hello"
-    css = 'class="late"' if ctrl.hour > 22 else ""
-}
-<h2 @!css@>@greeting@</h2>
-@if ctrl.items:
-  <p>@(len(ctrl.items)) items, first: @ctrl.items[0]@</p>
-@else:
-  <p>Nothing yet. Write to us at help@@example.org.</p>
-@/if
-<span id="row-@ctrl.row_id@-label">@ctrl.label@</span>
-@import-ctrl ctrl.sidebar
-"""
+SPEC_VIEW = SPEC_EXAMPLE
 
 SPEC_PAGE = """\
 
@@ -161,12 +141,6 @@ def debug_server(site: Path) -> Iterator[Server]:
     running = start_server(site, site.parent / "debug-logs", "--debug")
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.mark.parametrize(("name", "expected"), [(n, e) for n, (_, e) in GRAMMAR_CASES.items()])
