@@ -206,8 +206,7 @@ class RouteResource(Resource):
         self.pool = pool
         self.debug = debug
         self._resolved: dict[str, tuple[float, ResolvedTarget]] = {}
-        self._policies: dict[str, CachePolicy] = {}
-        self._dynamic_policies: dict[str, bytes] = {}
+        self._policies: dict[tuple[str, bool], CachePolicy] = {}
 
     def serve(self, request: Any, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -237,9 +236,10 @@ class RouteResource(Resource):
     def _resolve(self, target: str) -> ResolvedTarget:
         """Resolve a target, reusing a resolution made less than a second ago.
 
-        The reused path is the real path checked when it was resolved; the file itself is
-        stat-ed again by whoever opens it, so a change is seen at once, and a new file that
-        changes the probing order within a second.
+        The reused path is the real path checked when it was resolved, and whoever opens the
+        file stats it again, so an edited or deleted file is seen at once. Only a new file that
+        would change the probing order (``about.html`` appearing beside ``about.htm``) may take
+        up to a second to be noticed.
         """
         now = time.monotonic()
         cached = self._resolved.get(target)
@@ -256,11 +256,7 @@ class RouteResource(Resource):
             request.setHeader(b"allow", b"GET, HEAD, OPTIONS")
             request.setResponseCode(204)
             return finish_without_body(request)
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = cache_policy(key, False, self.root.site.cache_rules)
-            if len(self._policies) < 4096:
-                self._policies[key] = policy
+        policy = self._policy(key, dynamic=False)
         # The type follows the name that was asked for, not a symlink's target.
         content_type = content_type_for(resolved.relative)
         return self.root.files.serve(request, resolved.path, content_type, policy)
@@ -281,7 +277,7 @@ class RouteResource(Resource):
             headers,
             content,
         )
-        cache_control = self._dynamic_cache_control(key)
+        cache_control = self._policy(key, dynamic=True).header.encode("ascii")
         write = self._finish_upgrade if upgrade else self._write_page
         self.pool.call(
             self.root.renderer.run,
@@ -308,14 +304,14 @@ class RouteResource(Resource):
                 value = Failure()
         self._write_failure(value, request)
 
-    def _dynamic_cache_control(self, key: str) -> bytes:
-        """The Cache-Control of a dynamic answer for the cache key (remembered per key)."""
-        header = self._dynamic_policies.get(key)
-        if header is None:
-            header = cache_policy(key, True, self.root.site.cache_rules).header.encode("ascii")
-            if len(self._dynamic_policies) < 4096:
-                self._dynamic_policies[key] = header
-        return header
+    def _policy(self, key: str, dynamic: bool) -> CachePolicy:
+        """The cache decision for a cache key (remembered: the regexes cost per request)."""
+        policy = self._policies.get((key, dynamic))
+        if policy is None:
+            policy = cache_policy(key, dynamic, self.root.site.cache_rules)
+            if len(self._policies) < 4096:
+                self._policies[(key, dynamic)] = policy
+        return policy
 
     def _write_page(
         self, result: PageResult, request: Any, job: PageJob, cache_control: bytes
