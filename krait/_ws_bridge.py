@@ -74,6 +74,40 @@ class ReactorWaker:
         call_in_reactor(self._reactor, self._run)
 
 
+class InboxNotifier:
+    """Wakes the controller threads that got messages during one reactor pass, after it.
+
+    Waking a thread while the reactor still holds the GIL makes it block again at once; waking
+    it when the reactor is about to wait for the network lets it run straight away.
+
+    Args:
+        reactor: the reactor whose passes are batched.
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._pending: dict[int, WebsocketsCtrlBase] = {}
+        self._scheduled = False
+
+    def deliver(self, ctrl: WebsocketsCtrlBase, message: Any) -> None:
+        """Queue ``message`` for ``ctrl`` now and wake its thread after this pass (reactor)."""
+        with ctrl._lock:
+            ctrl.on_in_message(message)
+        self._pending[id(ctrl)] = ctrl
+        if not self._scheduled:
+            self._scheduled = True
+            self._reactor.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for ctrl in pending:
+            ctrl._wake_waiters()
+
+
+_notifiers: weakref.WeakKeyDictionary[Any, InboxNotifier] = weakref.WeakKeyDictionary()
+
 _hubs: weakref.WeakKeyDictionary[WorkerPool, WebsocketsHub] = weakref.WeakKeyDictionary()
 _wakers: weakref.WeakKeyDictionary[WebsocketsHub, ReactorWaker] = weakref.WeakKeyDictionary()
 
@@ -222,6 +256,11 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         self._thread_slot = self._runs_thread
         self._dispatch_slot = self._event_model
         self._waker = _wakers[hub]
+        self._notifier = _notifiers.setdefault(hub, InboxNotifier(hub.reactor))
+        self._plain_internal = (
+            type(ctrl).on_in_message_internal is WebsocketsCtrlBase.on_in_message_internal
+            and ctrl._in_listener is None
+        )
         self._wake_lock = threading.Lock()
         self._drain_scheduled = False
         self._inbox: collections.deque[Any] = collections.deque()
@@ -253,7 +292,10 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
 
     def message_received(self, message: str | bytes) -> None:
         if not self._event_model:
-            self.ctrl.on_in_message_internal(message)
+            if self._plain_internal:
+                self._notifier.deliver(self.ctrl, message)
+            else:
+                self.ctrl.on_in_message_internal(message)
             return
         self._inbox.append(message)
         if len(self._inbox) >= PAUSE_READING_AT:
