@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -46,3 +50,48 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def wrk_rps(url: str, seconds: int, connections: int) -> float:
+    """Requests per second wrk reaches on ``url`` (one thread, keep-alive, on CPU 1).
+
+    Raises:
+        RuntimeError: wrk saw error answers (fast and meaningless) or printed no result.
+    """
+    done = subprocess.run(
+        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], "1"),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    if "Non-2xx" in done.stdout:
+        raise RuntimeError(f"{url}: wrk saw error answers:\n{done.stdout}")
+    for line in done.stdout.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+
+
+def start_krait(site: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``python -m krait`` serving ``site`` on 127.0.0.1:``port``, pinned to CPU 0."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [
+        sys.executable,
+        "-m",
+        "krait",
+        str(site),
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        *options,
+    ]
+    return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server, killing it if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -14,7 +14,6 @@ the plain Resource.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_port, pinned, wait_for
+from _common import free_port, pinned, start_krait, stop_process, wait_for, wrk_rps
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -39,37 +38,6 @@ class Result:
 
     name: str
     rps: float
-
-
-def wrk_rps(url: str, seconds: int, connections: int) -> float:
-    """Requests per second wrk reaches on ``url`` (one thread, keep-alive)."""
-    done = subprocess.run(
-        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], "1"),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
-
-
-def start_krait(site: Path, port: int, threads: int) -> subprocess.Popen[bytes]:
-    """krait serving ``site`` with no access log."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    command = [
-        sys.executable,
-        "-m",
-        "krait",
-        str(site),
-        "--listen",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--no-access-log",
-        "--threads",
-        str(threads),
-    ]
-    return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
 
 
 def start_anchor(kind: str, port: int) -> subprocess.Popen[bytes]:
@@ -92,12 +60,7 @@ def measure(
         wrk_rps(url, 1, args.connections)
         return Result(name, wrk_rps(url, args.seconds, args.connections))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def print_table(results: list[Result]) -> None:
@@ -127,7 +90,7 @@ def main() -> None:
         (site / "hello.py").write_text(HELLO_SCRIPT)
         results: list[Result] = []
         port = free_port()
-        krait = start_krait(site, port, args.threads)
+        krait = start_krait(site, port, "--no-access-log", "--threads", str(args.threads))
         results.append(measure("krait .py script", krait, port, args))
         for name, kind in (("twisted.web Resource", "resource"), ("Klein", "klein")):
             port = free_port()

@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_port, pinned, rss_mib, wait_for
+from _common import free_port, pinned, rss_mib, start_krait, stop_process, wait_for, wrk_rps
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON_BIN = Path(sys.executable).parent
@@ -46,21 +46,6 @@ def make_files(root: Path) -> None:
     with open(root / "large.bin", "wb") as large:
         for _ in range(100):
             large.write(block)
-
-
-def wrk_rps(url: str, seconds: int, connections: int) -> float:
-    done = subprocess.run(
-        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], "1"),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    )
-    if "Non-2xx" in done.stdout:
-        raise RuntimeError(f"{url}: wrk saw error answers:\n{done.stdout}")
-    for line in done.stdout.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
 
 
 def parallel_download_mbps(url: str, size: int, clients: int = 4, rounds: int = 3) -> float:
@@ -103,26 +88,12 @@ def measure(
         after = rss_mib(proc.pid) or 0.0
         return Result(name, small, large, before, after)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
-def start_krait(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    command = [
-        sys.executable,
-        "-m",
-        "krait",
-        str(root),
-        "--listen",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--access-log",
-        str(logs / "krait-access.log"),
-    ]
-    return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
+def start_krait_logged(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
+    """krait with its access log on, as twistd web and nginx keep theirs."""
+    return start_krait(root, port, "--access-log", str(logs / "krait-access.log"))
 
 
 def start_twistd_web(root: Path, logs: Path, port: int) -> subprocess.Popen[bytes]:
@@ -183,7 +154,7 @@ def main() -> None:
         args.root = root
         results: list[Result] = []
         for name, starter in (
-            ("krait", start_krait),
+            ("krait", start_krait_logged),
             ("twistd web", start_twistd_web),
             ("nginx", start_nginx),
         ):
