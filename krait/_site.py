@@ -7,6 +7,7 @@ and the fix.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
@@ -20,17 +21,12 @@ from krait._caching import CacheRules
 from krait._errors import SiteConfigError
 from krait._routing import CompiledRoute, compile_routes
 
+# The settings as krait.config defines them, taken before any init.py can change them, so a
+# second site loaded in the same process (krait.testing) starts from the same defaults.
 _CONFIG_DEFAULTS: dict[str, Any] = {
-    "routes": [],
-    "cache_no_store": [],
-    "cache_private": [],
-    "cache_public": [],
-    "cache_long_term": [],
-    "cache_max_age_default": 300,
-    "cache_max_age_long_term": 864000,
-    "ssl_certificate_path": None,
-    "ssl_private_key_path": None,
-    "ssl_key_passphrase": None,
+    name: copy.deepcopy(getattr(config, name))
+    for name in config.__all__
+    if name not in ("ConfigError", "Route")
 }
 
 
@@ -87,7 +83,7 @@ def load_site(site_root: str) -> SiteConfig:
 
 def _reset_config() -> None:
     for name, value in _CONFIG_DEFAULTS.items():
-        setattr(config, name, list(value) if isinstance(value, list) else value)
+        setattr(config, name, copy.deepcopy(value))
 
 
 def _run_init(init_path: str) -> None:
