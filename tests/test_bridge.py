@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import os
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -54,6 +56,19 @@ async def test_job_runs_in_a_copy_of_the_callers_context(pool: WorkerPool) -> No
         assert await pool.run(_marker.get) == "the caller's"
     finally:
         _marker.reset(token)
+
+
+def _policy() -> int:
+    return os.sched_getscheduler(0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_BATCH is Linux's")
+@pytest_twisted.ensureDeferred
+async def test_pool_threads_do_not_preempt_on_wake_up_but_the_reactor_thread_still_does(
+    pool: WorkerPool,
+) -> None:
+    assert await pool.run(_policy) == os.SCHED_BATCH
+    assert _policy() == os.SCHED_OTHER
 
 
 @pytest_twisted.ensureDeferred
