@@ -5,8 +5,10 @@
 
 Without URLs it starts on 127.0.0.1, pinned to CPU 0 (this client runs on CPU 1): one krait
 serving a threaded echo (``/echo``, a ``WebsocketsCtrlBase`` thread per connection) and an
-async echo (``/async-echo``, a ``WebsocketsAsyncCtrlBase``), and ``bench/ws_echo_anchor.py``,
-a bare Autobahn echo. For each URL it measures:
+async echo (``/async-echo``, a ``WebsocketsAsyncCtrlBase``), and ``bench/ws_echo_anchor.py``
+twice: a bare Autobahn echo (the anchor) and a bare queue -> thread -> ``callFromThread``
+bridge on Autobahn (what a threaded controller costs at the least, done naively). For each
+URL it measures:
 
 - echo: ``--connections`` clients doing round trips of a ``--size`` byte text message for
   ``--seconds`` seconds after a one-second warm-up; messages per second and the p50/p99
@@ -310,7 +312,7 @@ def write_site(root: Path) -> Path:
 def start_servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], list[Target]]:
     """Start krait and the Autobahn anchor; return the processes and what to measure."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    krait_port, anchor_port = free_port(), free_port()
+    krait_port, anchor_port, bridge_port = free_port(), free_port(), free_port()
     site = write_site(workdir / "site")
     krait = subprocess.Popen(
         pinned(
@@ -335,10 +337,25 @@ def start_servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], list[Ta
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "anchor.log", "wb"),  # noqa: SIM115
     )
-    processes = [krait, anchor]
+    bridge = subprocess.Popen(
+        pinned(
+            [
+                sys.executable,
+                str(REPO / "bench" / "ws_echo_anchor.py"),
+                str(bridge_port),
+                "--bridge",
+            ],
+            "0",
+        ),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "bridge.log", "wb"),  # noqa: SIM115
+    )
+    processes = [krait, anchor, bridge]
     try:
         wait_for(krait_port, krait)
         wait_for(anchor_port, anchor)
+        wait_for(bridge_port, bridge)
     except RuntimeError:
         stop(processes)
         raise
@@ -347,6 +364,7 @@ def start_servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], list[Ta
         Target("autobahn", f"ws://127.0.0.1:{anchor_port}/", anchor.pid),
         Target("krait async", f"{base}/async-echo", krait.pid),
         Target("krait threaded", f"{base}/echo", krait.pid, hold=False),
+        Target("bare bridge", f"ws://127.0.0.1:{bridge_port}/", bridge.pid, hold=False),
     ]
     return processes, targets
 

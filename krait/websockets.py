@@ -262,7 +262,11 @@ class WebsocketsAsyncCtrlBase:
         Raises:
             RuntimeError: the connection is not open yet, or this is not the event loop.
         """
-        self._checked_connection("send").send(message)
+        connection = self._connection
+        io_thread = threadable.ioThread
+        if connection is None or (io_thread is not None and threading.get_ident() != io_thread):
+            connection = self._checked_connection("send")  # raises, saying why
+        connection.send(message)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start closing the connection; :meth:`on_close` follows.
