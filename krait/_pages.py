@@ -111,8 +111,17 @@ class PageRenderer:
         self._jinja_lock = threading.Lock()
 
     def template(self, path: str) -> CompiledTemplate:
-        """The compiled template at ``path`` (cached until the file changes)."""
+        """The compiled template at ``path`` (cached until the file changes).
+
+        Reads and compiles on a miss: call it in a worker thread, or after
+        :meth:`cached_template` returned None.
+        """
         compiled: CompiledTemplate = self._templates.get(path)
+        return compiled
+
+    def cached_template(self, path: str) -> CompiledTemplate | None:
+        """The compiled template at ``path`` if unchanged since it was compiled, else None."""
+        compiled: CompiledTemplate | None = self._templates.cached(path)
         return compiled
 
     def run(self, job: PageJob, request: krait.Request, upgrade: bool = False) -> PageResult:

@@ -32,6 +32,7 @@ from krait._errors import (
 )
 from krait._mime import content_type_for
 from krait._pages import PageJob, PageRenderer, PageResult, default_content_type
+from krait._pyml import CompiledTemplate
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
 from krait._static import StaticFiles, finish_without_body, request_headers
@@ -224,14 +225,53 @@ class RouteResource(Resource):
             job = PageJob(kind="script", path=resolved.path, base_filename=resolved.relative)
             return self._run_page(request, path, job, key, upgrade=upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
-            try:
-                template = self.root.renderer.template(resolved.path)
-            except Exception:
-                return self._fail(request, Failure())
-            if template.is_dynamic:
-                job = PageJob(kind="template", path=resolved.path, base_filename=resolved.relative)
-                return self._run_page(request, path, job, key)
+            template = self.root.renderer.cached_template(resolved.path)
+            if template is None:
+                # Reading and compiling a template is no work for the reactor.
+                self.pool.call(
+                    self.root.renderer.template,
+                    (resolved.path,),
+                    partial(self._template_compiled, request, path, resolved, key),
+                )
+                return NOT_DONE_YET
+            return self._serve_template(request, path, resolved, key, template)
         return self._serve_static(request, resolved, key)
+
+    def _serve_template(
+        self,
+        request: Any,
+        path: str,
+        resolved: ResolvedTarget,
+        key: str,
+        template: CompiledTemplate,
+    ) -> bytes | int:
+        """Render a template with code in the pool; one without code is a static file."""
+        if template.is_dynamic:
+            job = PageJob(kind="template", path=resolved.path, base_filename=resolved.relative)
+            return self._run_page(request, path, job, key)
+        return self._serve_static(request, resolved, key)
+
+    def _template_compiled(
+        self,
+        request: Any,
+        path: str,
+        resolved: ResolvedTarget,
+        key: str,
+        succeeded: bool,
+        value: Any,
+    ) -> None:
+        """Go on with a request once its template was compiled in the pool."""
+        if request.finished or request._disconnected:
+            return
+        try:
+            body = (
+                self._serve_template(request, path, resolved, key, value)
+                if succeeded
+                else self._fail(request, value)
+            )
+        except Exception:
+            body = self._fail(request, Failure())
+        finish_rendered(request, body)
 
     def _resolve(self, target: str) -> ResolvedTarget:
         """Resolve a target, reusing a resolution made less than a second ago.
@@ -395,6 +435,17 @@ class RouteResource(Resource):
         uri = request.uri.decode("latin-1")
         log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
         return write_error(request, 500, "Internal Server Error", text if self.debug else "")
+
+
+def finish_rendered(request: Any, body: bytes | int) -> None:
+    """Write what a render step returned, as ``twisted.web``'s ``Request.render`` would."""
+    if not isinstance(body, bytes):  # NOT_DONE_YET: the step finishes the request itself
+        return
+    if request.method != b"HEAD" or body:
+        request.setHeader(b"content-length", b"%d" % len(body))
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()
 
 
 def stream_body(request: Any, result: PageResult, pool: WorkerPool) -> None:

@@ -100,6 +100,8 @@ SITE: dict[str, str | bytes] = {
     **{f"grammar/{name}.html": source for name, (source, _) in GRAMMAR_CASES.items()},
     **{f"errors/{name}.html": source for name, source in ERROR_CASES.items()},
     "static.html": STATIC_PAGE,
+    "head-first.html": STATIC_PAGE,
+    "head-first-dynamic.html": "<p>@(6 * 7)@</p>",
     "stats.json.pyml": '@{ import json }@!json.dumps({"ok": True})@',
     "bom.html": "\ufeff<p>@(6 * 7)@</p>",
     "imports.html": (
@@ -184,6 +186,18 @@ def test_template_without_pyml_is_a_static_file(server: Server, http: requests.S
     assert "Last-Modified" in response.headers
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "no-store" not in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("name", "length"), [("head-first", len(STATIC_PAGE.encode())), ("head-first-dynamic", 9)]
+)
+def test_head_as_a_templates_first_request_has_its_length_and_no_body(
+    server: Server, http: requests.Session, name: str, length: int
+) -> None:
+    response = http.head(f"{server.url}/{name}.html")
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == str(length)
+    assert response.content == b""
 
 
 def test_static_template_answers_if_none_match_with_304(
