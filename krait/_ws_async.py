@@ -63,9 +63,8 @@ class _Continuation:
                 return stop.value
 
 
-def _start_hook(hook: Hook, args: tuple[Any, ...]) -> Deferred[Any] | None:
-    """Call a hook; turn what it returned into None or a Deferred (in the hook's context)."""
-    outcome = hook(*args)
+def _settle(outcome: Any) -> Deferred[Any] | None:
+    """Turn what a hook returned into None or a Deferred (run in the hook's context)."""
     if outcome is None or isinstance(outcome, Deferred):
         return outcome
     if inspect.iscoroutine(outcome):
@@ -162,8 +161,11 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
             self.set_reading(True)
 
     def _invoke(self, hook: Hook, args: tuple[Any, ...]) -> None:
+        run = self._hook_context.run
         try:
-            outcome = self._hook_context.run(_start_hook, hook, args)
+            outcome = run(hook, *args)
+            if outcome is not None:  # plain hooks return None: nothing more to do
+                outcome = run(_settle, outcome)
         except Exception:
             self._hook_failed(Failure(), hook)
             return
