@@ -4,9 +4,9 @@ As a package it holds :mod:`krait.config`, :mod:`krait.mvc`, :mod:`krait.cookie`
 :mod:`krait.websockets`. As a (pseudo-)module it holds the request being handled
 (``krait.request``), the response override (``krait.response``), extra headers and the
 content type. Those look like module globals, as in the original Krait, but are
-request-scoped: each request, in whatever thread it runs, sees only its own values. Reading
-them outside a request (at import time, or from a thread of your own) raises
-:class:`NoActiveRequestError`.
+request-scoped: each request, in whatever thread it runs, sees only its own values. Outside
+a request (at import time, or in a thread of your own) they read as the original's defaults
+(``None``, an empty list), and setting them raises :class:`NoActiveRequestError`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class _KraitModule(types.ModuleType):
 
     @property
     def request(self) -> Any:
-        return _context.current().request
+        return _context.readable().request
 
     @request.setter
     def request(self, value: Any) -> None:
@@ -83,7 +83,7 @@ class _KraitModule(types.ModuleType):
 
     @property
     def response(self) -> Any:
-        return _context.current().response
+        return _context.readable().response
 
     @response.setter
     def response(self, value: Any) -> None:
@@ -91,7 +91,7 @@ class _KraitModule(types.ModuleType):
 
     @property
     def extra_headers(self) -> list[tuple[str, str]]:
-        return _context.current().extra_headers
+        return _context.readable().extra_headers
 
     @extra_headers.setter
     def extra_headers(self, value: list[tuple[str, str]]) -> None:
@@ -99,7 +99,7 @@ class _KraitModule(types.ModuleType):
 
     @property
     def _content_type(self) -> str | None:
-        return _context.current().content_type
+        return _context.readable().content_type
 
     @_content_type.setter
     def _content_type(self, value: str | None) -> None:

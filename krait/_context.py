@@ -3,7 +3,8 @@
 The Krait API exposes per-request values as module attributes (``krait.request``,
 ``krait.response``, ``krait.mvc.curr_ctrl``, ...). In krait they live in a context variable
 holding a :class:`RequestState`, so two requests running at once in two threads never see each
-other's values. The public modules read and write these through :func:`current`; only the page
+other's values. The public modules read these through :func:`readable` (the defaults outside a
+request) and change them through :func:`current` (an error outside a request); only the page
 runner starts and ends a request with :func:`activate`.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 
 class NoActiveRequestError(RuntimeError):
-    """Raised when request-scoped state is read outside of a request."""
+    """Raised when request-scoped state is changed, or acted on, outside of a request."""
 
 
 @dataclass
@@ -54,10 +55,21 @@ def current() -> RequestState:
     except LookupError:
         raise NoActiveRequestError(
             "krait's request state (krait.request, krait.response, krait.extra_headers, "
-            "krait.mvc.curr_ctrl, ...) exists only while a request is handled: read it from a "
-            "route target, template or controller, not at import time or from your own threads "
-            "(copy what you need, or use contextvars.copy_context() to carry it along)"
+            "krait.mvc.curr_ctrl, cookies, ...) exists only while a request is handled: set "
+            "it from a route target, template or controller, not at import time or from your "
+            "own threads (copy what you need, or use contextvars.copy_context() to carry it "
+            "along)"
         ) from None
+
+
+def readable() -> RequestState:
+    """The active state, or a fresh one holding the defaults outside a request.
+
+    Reading ``krait.request`` or ``krait.mvc.curr_ctrl`` at import time gives the original's
+    module defaults (None, empty lists), so ``hasattr`` and ``from krait.mvc import *`` work.
+    """
+    state = _state.get(None)
+    return state if state is not None else RequestState()
 
 
 def current_or_none() -> RequestState | None:

@@ -163,7 +163,7 @@ class _MvcModule(types.ModuleType):
 
     @property
     def init_ctrl(self) -> Any:
-        return _context.current().init_ctrl
+        return _context.readable().init_ctrl
 
     @init_ctrl.setter
     def init_ctrl(self, value: Any) -> None:
@@ -171,7 +171,7 @@ class _MvcModule(types.ModuleType):
 
     @property
     def curr_ctrl(self) -> Any:
-        return _context.current().curr_ctrl
+        return _context.readable().curr_ctrl
 
     @curr_ctrl.setter
     def curr_ctrl(self, value: Any) -> None:
@@ -179,7 +179,7 @@ class _MvcModule(types.ModuleType):
 
     @property
     def ctrl_stack(self) -> list[Any]:
-        return _context.current().ctrl_stack
+        return _context.readable().ctrl_stack
 
     @ctrl_stack.setter
     def ctrl_stack(self, value: list[Any]) -> None:

@@ -104,9 +104,22 @@ def test_the_stack_attributes_can_be_assigned_as_in_the_original() -> None:
         assert state.init_ctrl.name == "b"
 
 
-def test_controller_state_outside_a_request_raises_a_clear_error() -> None:
+def test_controller_state_outside_a_request_reads_as_the_documented_defaults() -> None:
+    assert (mvc.init_ctrl, mvc.curr_ctrl, mvc.ctrl_stack) == (None, None, [])
+
+
+def test_setting_controller_state_outside_a_request_raises_a_clear_error() -> None:
     with pytest.raises(NoActiveRequestError, match="only while a request is handled"):
-        _ = mvc.curr_ctrl
+        mvc.curr_ctrl = object()
+    with pytest.raises(NoActiveRequestError, match="only while a request is handled"):
+        mvc.set_init_ctrl(object())
+
+
+def test_star_import_of_krait_mvc_works_outside_a_request() -> None:
+    names: dict[str, object] = {}
+    exec("from krait.mvc import *", names)
+    assert names["curr_ctrl"] is None
+    assert names["CtrlBase"] is mvc.CtrlBase
 
 
 def test_simple_ctrl_has_its_view_and_members_as_attributes() -> None:

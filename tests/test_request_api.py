@@ -352,19 +352,33 @@ def test_http2_body_over_the_limit_is_a_413(tmp_path: Path) -> None:
     assert within.stdout.endswith(" 2 200")
 
 
+def test_request_state_outside_a_request_reads_as_the_original_defaults() -> None:
+    assert (krait.request, krait.response, krait.extra_headers) == (None, None, [])
+    assert hasattr(krait, "request")
+    krait.extra_headers.append(("X-Lost", "1"))  # a fresh list each time: nothing leaks
+    assert krait.extra_headers == []
+
+
+def test_star_import_of_krait_works_outside_a_request() -> None:
+    names: dict[str, object] = {}
+    exec("from krait import *", names)
+    assert names["response"] is None
+    assert names["Request"] is krait.Request
+
+
+def _set_response() -> None:
+    krait.response = krait.ResponseNotFound()
+
+
 @pytest.mark.parametrize(
-    "read",
-    [
-        lambda: krait.request,
-        lambda: krait.response,
-        lambda: krait.extra_headers,
-        lambda: krait.set_content_type(ext="json"),
-        cookie.get_cookies,
-    ],
+    "act",
+    [_set_response, lambda: krait.set_content_type(ext="json"), cookie.get_cookies],
 )
-def test_request_state_outside_a_request_raises_no_active_request_error(read: Any) -> None:
+def test_acting_on_request_state_outside_a_request_raises_no_active_request_error(
+    act: Any,
+) -> None:
     with pytest.raises(krait.NoActiveRequestError, match="only while a request is handled"):
-        read()
+        act()
 
 
 def test_no_active_request_error_is_a_runtime_error() -> None:
