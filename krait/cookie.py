@@ -5,9 +5,11 @@
   :func:`set_cookie` to send it with the response (also with a custom ``krait.response``).
 - Get response cookies: :func:`get_response_cookies`.
 
-Names and values given to :class:`Cookie` are checked against RFC 6265, so a cookie that
-:func:`set_cookie` sends is always a well-formed ``Set-Cookie`` header. Cookies parsed from
-requests or headers are taken as they are.
+As in the original Krait, names and values are sent as given (attributes spelled as it did:
+``expires=``, ``max-age=``, ``path=``, ``domain=``, ``HttpOnly``, ``Secure``). Only what would
+break the header is refused: ``;`` (it would end the value), ``=`` in a name, and control
+characters (CR and LF would start a new header). Cookies parsed from requests or headers are
+taken as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import datetime
 import email.utils
 import operator
 import re
-import string
 from collections.abc import Callable, Iterable
 
 from krait import _context
@@ -39,29 +40,29 @@ __all__ = [
     "set_cookie",
 ]
 
-_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
-_COOKIE_OCTETS = frozenset(chr(code) for code in range(0x21, 0x7F)) - frozenset('",;\\')
 _SAME_SITE_VALUES = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # Repeated Cookie headers arrive joined with ", "; a comma followed by `name=` starts a cookie.
 _JOINED_HEADER_SEPARATOR = re.compile(r",[ \t]+(?=[!#$%&'*+\-.^_`|~0-9A-Za-z]+=)")
 
 
-def _checked_token(name: str, what: str) -> str:
-    if not name or not _TOKEN_CHARS.issuperset(name):
+def _has_control(text: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+
+
+def _checked_name(name: str, what: str) -> str:
+    if not name.strip() or _has_control(name) or any(char in name for char in "=;"):
         raise ValueError(
-            f"{what} {name!r} is not an RFC 6265 token: use only letters, digits and "
-            "!#$%&'*+-.^_`|~ (no spaces, no '=', ';' or ',')"
+            f"{what} {name!r} cannot be sent: it must not be blank or contain '=', ';' or "
+            "control characters"
         )
     return name
 
 
 def _checked_value(value: str) -> str:
-    quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-    if not _COOKIE_OCTETS.issuperset(value[1:-1] if quoted else value):
+    if ";" in value or _has_control(value):
         raise ValueError(
-            f"cookie value {value!r} has characters a Set-Cookie header cannot carry (spaces, "
-            "'\"', ',', ';', '\\', control or non-ASCII characters); URL-encode the value "
-            "first: urllib.parse.quote(value)"
+            f"cookie value {value!r} cannot be sent: ';' would end it and control characters "
+            "would break the header; URL-encode the value first: urllib.parse.quote(value)"
         )
     return value
 
@@ -108,7 +109,7 @@ class CookieAttribute:
     """
 
     def __init__(self, name: str, value: str | None = None) -> None:
-        self.name = _checked_token(name, "cookie attribute name")
+        self.name = _checked_name(name, "cookie attribute name")
         self.value = None if value is None else _checked_attribute_value(name, str(value))
 
     @classmethod
@@ -143,7 +144,7 @@ class CookieExpiresAttribute(CookieAttribute):
     """
 
     def __init__(self, expire_datetime: datetime.datetime) -> None:
-        super().__init__("Expires", _imf_fixdate(expire_datetime))
+        super().__init__("expires", _imf_fixdate(expire_datetime))
         self.expire_datetime = expire_datetime
 
 
@@ -159,7 +160,7 @@ class CookieMaxAgeAttribute(CookieAttribute):
 
     def __init__(self, max_age: int) -> None:
         self.max_age = operator.index(max_age)
-        super().__init__("Max-Age", str(self.max_age))
+        super().__init__("max-age", str(self.max_age))
 
 
 class CookiePathAttribute(CookieAttribute):
@@ -173,7 +174,7 @@ class CookiePathAttribute(CookieAttribute):
     """
 
     def __init__(self, path: str) -> None:
-        super().__init__("Path", path)
+        super().__init__("path", path)
         self.path = path
 
 
@@ -188,7 +189,7 @@ class CookieDomainAttribute(CookieAttribute):
     """
 
     def __init__(self, domain: str) -> None:
-        super().__init__("Domain", domain)
+        super().__init__("domain", domain)
         self.domain = domain
 
 
@@ -232,10 +233,10 @@ class Cookie:
     """Represents an HTTP cookie.
 
     Args:
-        name: the name of the cookie; an RFC 6265 token, or ``""`` for a nameless cookie
-            (only the value is sent).
-        value: the value of the cookie; characters outside RFC 6265's cookie-octets are
-            refused, so URL-encode free text first (``urllib.parse.quote(value)``).
+        name: the name of the cookie, or ``""`` for a nameless cookie (only the value is
+            sent); ``=``, ``;`` and control characters are refused.
+        value: the value of the cookie, sent as given; ``;`` and control characters are
+            refused (URL-encode such text first: ``urllib.parse.quote(value)``).
         attributes: a (possibly empty) list of attributes; can be updated later.
 
     Attributes:
@@ -254,7 +255,7 @@ class Cookie:
 
     @classmethod
     def _unchecked(cls, name: str, value: str, attributes: list[CookieAttribute]) -> Cookie:
-        """A cookie read from a header, kept as it was sent even when not RFC 6265-valid."""
+        """A cookie read from a header, kept exactly as it was sent."""
         cookie = cls.__new__(cls)
         cookie._name, cookie._value, cookie.attributes = name, value, attributes
         return cookie
@@ -267,7 +268,7 @@ class Cookie:
     @name.setter
     def name(self, name: str) -> None:
         name = str(name)
-        self._name = name if name == "" else _checked_token(name, "cookie name")
+        self._name = name if name == "" else _checked_name(name, "cookie name")
 
     @property
     def value(self) -> str:
@@ -468,7 +469,7 @@ def set_cookie(cookie: Cookie) -> None:
     Args:
         cookie: the cookie item.
     """
-    _context.current().extra_headers.append(("Set-Cookie", str(cookie)))
+    _context.current().extra_headers.append(("set-cookie", str(cookie)))
 
 
 def get_response_cookies() -> list[Cookie]:

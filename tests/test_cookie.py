@@ -45,7 +45,7 @@ def request_cookies(header: str) -> list[tuple[str, str]]:
 
 def test_cookie_text_is_name_value_then_attributes() -> None:
     item = Cookie("sid", "abc", [CookiePathAttribute("/"), CookieHttpOnlyAttribute()])
-    assert str(item) == "sid=abc; Path=/; HttpOnly"
+    assert str(item) == "sid=abc; path=/; HttpOnly"
 
 
 def test_cookie_without_name_is_only_its_value() -> None:
@@ -57,7 +57,7 @@ def test_attribute_text_is_name_or_name_equals_value() -> None:
     assert str(CookieAttribute("Priority", "High")) == "Priority=High"
 
 
-def test_attribute_classes_use_rfc_6265_names() -> None:
+def test_attribute_classes_use_the_original_krait_spellings() -> None:
     attributes = [
         CookieExpiresAttribute(MOMENT),
         CookieMaxAgeAttribute(60),
@@ -68,10 +68,10 @@ def test_attribute_classes_use_rfc_6265_names() -> None:
         CookieSameSiteAttribute("lax"),
     ]
     assert [str(item) for item in attributes] == [
-        "Expires=Thu, 05 Jan 2017 03:04:05 GMT",
-        "Max-Age=60",
-        "Path=/app",
-        "Domain=example.org",
+        "expires=Thu, 05 Jan 2017 03:04:05 GMT",
+        "max-age=60",
+        "path=/app",
+        "domain=example.org",
         "HttpOnly",
         "Secure",
         "SameSite=Lax",
@@ -96,9 +96,9 @@ def test_expires_takes_naive_datetimes_as_utc_and_converts_aware_ones() -> None:
 
 
 def test_add_attribute_replaces_same_name_in_any_case() -> None:
-    item = Cookie("a", "1", [CookieAttribute("path", "/old"), CookieHttpOnlyAttribute()])
+    item = Cookie("a", "1", [CookieAttribute("PATH", "/old"), CookieHttpOnlyAttribute()])
     item.add_attribute(CookiePathAttribute("/new"))
-    assert str(item) == "a=1; HttpOnly; Path=/new"
+    assert str(item) == "a=1; HttpOnly; path=/new"
 
 
 def test_remove_attribute_ignores_case_and_missing_names() -> None:
@@ -118,8 +118,8 @@ def test_setters_set_and_remove_their_attribute() -> None:
     item.set_http_only(True)
     item.set_same_site("None")
     assert str(item) == (
-        "a=1; Expires=Thu, 05 Jan 2017 03:04:05 GMT; Max-Age=10; Path=/; "
-        "Domain=example.org; Secure; HttpOnly; SameSite=None"
+        "a=1; expires=Thu, 05 Jan 2017 03:04:05 GMT; max-age=10; path=/; "
+        "domain=example.org; Secure; HttpOnly; SameSite=None"
     )
     item.set_expires(None)
     item.set_max_age(None)
@@ -142,16 +142,24 @@ def test_max_age_must_be_an_integer() -> None:
         CookieMaxAgeAttribute(1.5)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["a b", "a=b", "a;b", "é", "a,b", "(x)"])
-def test_invalid_cookie_name_is_refused(name: str) -> None:
-    with pytest.raises(ValueError, match="not an RFC 6265 token"):
+@pytest.mark.parametrize("name", ["a=b", "a;b", "a\r\nb", " ", "a\x00"])
+def test_cookie_name_that_would_break_the_header_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="must not be blank or contain"):
         Cookie(name, "1")
 
 
-@pytest.mark.parametrize("value", ["a b", "a;b", "a,b", 'a"b', "a\\b", "é", "a\nb", '"a b"'])
-def test_invalid_cookie_value_is_refused_with_the_fix(value: str) -> None:
+@pytest.mark.parametrize("value", ["a;b", "a\nb", "a\r\nSet-Cookie: x=1", "a\x7fb"])
+def test_cookie_value_that_would_break_the_header_is_refused_with_the_fix(value: str) -> None:
     with pytest.raises(ValueError, match=r"urllib\.parse\.quote\(value\)"):
         Cookie("a", value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("msg", "hello world"), ("a", "a,b"), ("a", 'a"b'), ("a", "a\\b"), ("é", "é"), ("(x)", "1")],
+)
+def test_names_and_values_the_original_sent_are_sent_as_given(name: str, value: str) -> None:
+    assert str(Cookie(name, value)) == f"{name}={value}"
 
 
 def test_invalid_value_is_refused_when_assigned_later() -> None:
@@ -289,10 +297,10 @@ def test_cookies_outside_a_request_raise_a_clear_error() -> None:
 # Response cookies
 
 
-def test_set_cookie_adds_a_set_cookie_header() -> None:
+def test_set_cookie_adds_a_set_cookie_header_named_as_the_original_did() -> None:
     with _context.activate(activate()) as state:
         cookie.set_cookie(Cookie("a", "1", [CookieHttpOnlyAttribute()]))
-    assert state.extra_headers == [("Set-Cookie", "a=1; HttpOnly")]
+    assert state.extra_headers == [("set-cookie", "a=1; HttpOnly")]
 
 
 def test_response_cookies_round_trip_with_attribute_classes() -> None:
