@@ -98,7 +98,15 @@ def _run_init(init_path: str) -> None:
             line=error.lineno,
             hint="correct the Python syntax at that line",
         ) from None
-    namespace: dict[str, Any] = {"__name__": "__krait_init__", "__file__": init_path}
+    # The original ran init.py in the globals of its start-up script, where krait, os and sys
+    # were already imported; sites written for it use them without importing.
+    namespace: dict[str, Any] = {
+        "__name__": "__krait_init__",
+        "__file__": init_path,
+        "krait": krait,
+        "os": os,
+        "sys": sys,
+    }
     try:
         exec(code, namespace)
     except Exception as error:

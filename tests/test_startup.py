@@ -129,6 +129,21 @@ def test_init_runs_once_with_site_root_and_py_dir_on_path(tmp_path: Path) -> Non
     assert (site / "ran.txt").read_text() == "from-helper\n"
 
 
+def test_init_sees_krait_os_and_sys_without_importing_them(tmp_path: Path) -> None:
+    files = {
+        ".py/init.py": (
+            "krait.config.routes = [krait.config.Route(url='/home', target='index.html')]\n"
+            "krait.config.cache_public = [os.path.basename('x.css'), sys.platform and 'y']\n"
+        ),
+        "index.html": "home",
+    }
+    server = start_server(write_site(tmp_path / "site", files), tmp_path / "log")
+    try:
+        assert urllib.request.urlopen(server.url + "/home").read() == b"home"
+    finally:
+        server.stop()
+
+
 def test_config_changes_after_init_are_ignored(tmp_path: Path) -> None:
     files = {
         ".py/init.py": "import krait\nkrait.config.routes = [krait.config.Route()]\n",
