@@ -171,7 +171,7 @@ def test_nested_loops_and_conditions() -> None:
         ("@ctrl['a b']@", {"a b": "x"}, "x"),
         ("@ctrl[:2]@.", "abc", "ab."),
         ("@('@' + ctrl)@", "x", "@x"),
-        ('@(f"{ctrl!r}")', "q", "&#39;q&#39;"),
+        ('@(f"{ctrl!r}")', "q", "&apos;q&apos;"),
     ],
 )
 def test_brackets_protect_colons_spaces_and_at_signs(source: str, ctrl: Any, expected: str) -> None:
@@ -181,7 +181,7 @@ def test_brackets_protect_colons_spaces_and_at_signs(source: str, ctrl: Any, exp
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("<b>&\"'", "&lt;b&gt;&amp;&quot;&#39;"),
+        ("<b>&\"'", "&lt;b&gt;&amp;&quot;&apos;"),
         ("plain", "plain"),
         (12, "12"),
         (None, "None"),
@@ -195,7 +195,7 @@ def test_escape_html_escapes_the_five_special_characters(value: Any, expected: s
 
 def test_expression_output_is_escaped_and_raw_output_is_not() -> None:
     assert run("@ctrl@|@!ctrl", "<a href='x'>&") == (
-        "&lt;a href=&#39;x&#39;&gt;&amp;|<a href='x'>&"
+        "&lt;a href=&apos;x&apos;&gt;&amp;|<a href='x'>&"
     )
 
 

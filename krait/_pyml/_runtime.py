@@ -41,7 +41,7 @@ def escape_html(value: Any) -> str:
         value: Any object; ``str(value)`` is used unless it is already a ``str``.
 
     Returns:
-        The text with ``&amp; &lt; &gt; &quot; &#39;`` in place of the special characters.
+        The text with ``&amp; &lt; &gt; &quot; &apos;`` in place of the special characters.
     """
     text = value if value.__class__ is str else str(value)
     # Testing before replacing keeps the common case (nothing to escape) cheap.
@@ -54,7 +54,7 @@ def escape_html(value: Any) -> str:
     if '"' in text:
         text = text.replace('"', "&quot;")
     if "'" in text:
-        text = text.replace("'", "&#39;")
+        text = text.replace("'", "&apos;")
     return text
 
 
