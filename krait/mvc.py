@@ -74,20 +74,20 @@ def set_init_ctrl(ctrl: Any) -> None:
     _context.current().init_ctrl = ctrl
 
 
-def push_ctrl(ctrl: T) -> T:
-    """Make ``ctrl`` the current controller, keeping the previous one on the stack.
+def push_ctrl(new_ctrl: T) -> T:
+    """Make ``new_ctrl`` the current controller, keeping the previous one on the stack.
 
     Args:
-        ctrl: the new current controller.
+        new_ctrl: the new current controller.
 
     Returns:
-        ``ctrl`` itself.
+        ``new_ctrl`` itself.
     """
     state = _context.current()
     if state.curr_ctrl is not None:
         state.ctrl_stack.append(state.curr_ctrl)
-    state.curr_ctrl = ctrl
-    return ctrl
+    state.curr_ctrl = new_ctrl
+    return new_ctrl
 
 
 def pop_ctrl() -> Any:

@@ -55,7 +55,7 @@ def test_push_ctrl_keeps_the_previous_controller_on_the_stack() -> None:
     with in_request():
         outer, inner = Named("outer"), Named("inner")
         mvc.push_ctrl(outer)
-        mvc.push_ctrl(inner)
+        mvc.push_ctrl(new_ctrl=inner)  # the documented parameter name
         assert mvc.curr_ctrl is inner
         assert mvc.ctrl_stack == [outer]
 
