@@ -196,11 +196,15 @@ class PageRenderer:
             "__krait_mvc__": krait.mvc,
             "print": _script_print,
         }
+        before = state.init_ctrl
         result = make_function(self._scripts.get(path), namespace)()
         if result is not None:
             state.response = result
-        if state.init_ctrl is not None:
-            ctrl, state.init_ctrl = state.init_ctrl, None
+        ctrl = state.init_ctrl
+        # Render a controller this script set. It stays krait.mvc.init_ctrl while its view
+        # renders, as in the original; a script @import-ed by that view renders only one it
+        # sets itself.
+        if ctrl is not None and ctrl is not before:
             return self.render_ctrl(ctrl)
         return ""
 

@@ -252,6 +252,13 @@ SITE: dict[str, str | bytes] = {
         'who = krait.request.query.get("who", "script")\n'
         'mvc.set_init_ctrl(mvc.SimpleCtrl(".view/simple.html", {"who": who}))\n'
     ),
+    ".view/sees-init.html": (
+        '@(krait.mvc.init_ctrl is ctrl)@ @import "plain-script.py"@ @(ctrl.n)@'
+    ),
+    "plain-script.py": "x = 1\n",
+    "init-visible.py": (
+        'krait.mvc.set_init_ctrl(krait.mvc.SimpleCtrl(".view/sees-init.html", {"n": 7}))\n'
+    ),
     "script-view-type.py": (
         'krait.set_content_type(ext="html")\n'
         'krait.mvc.set_init_ctrl(krait.mvc.SimpleCtrl(".view/simple.html", {"who": 1}))\n'
@@ -357,6 +364,14 @@ def test_set_init_ctrl_in_a_script_renders_the_controllers_view(
     assert response.status_code == 200
     assert response.text == "<p>&lt;me&gt;</p>\n"
     assert response.headers["Content-Type"] == "application/octet-stream"
+
+
+def test_init_ctrl_stays_set_while_its_view_renders_and_imports_scripts(
+    server: Server, http: requests.Session
+) -> None:
+    response = http.get(server.url + "/init-visible")
+    assert response.status_code == 200
+    assert response.text == "True  7"
 
 
 def test_script_chooses_the_content_type_of_its_controller_page(
