@@ -412,7 +412,9 @@ class RouteResource(Resource):
         if not 200 <= result.status < 300:
             self._write_page(result, request, job, cache_control)
             return
-        request.write(write_error(request, 400, "Bad Request", ""))
+        # The original answered 400 with an empty body when the target accepted nothing.
+        request.setResponseCode(400, b"Bad Request")
+        request.setHeader(b"content-length", b"0")
         request.finish()
 
     def _write_failure(self, failure: Failure, request: Any) -> None:

@@ -27,9 +27,14 @@ from krait._bridge import WorkerPool, call_in_reactor
 from krait._ws_async import PAUSE_READING_AT, AsyncCtrlProtocol
 from krait._ws_handshake import HandshakeRefusal, WebsocketsSettings
 from krait._ws_hub import WebsocketsHub
-from krait._ws_protocol import INTERNAL_ERROR, NORMAL, KraitWebSocketProtocol
+from krait._ws_protocol import INTERNAL_ERROR, KraitWebSocketProtocol
 from krait._ws_upgrade import refuse, take_over, upgrade_refusal
-from krait.websockets import WebsocketsAsyncCtrlBase, WebsocketsCtrlBase
+from krait.websockets import (
+    IN_QUEUE_PAUSE_AT,
+    IN_QUEUE_RESUME_AT,
+    WebsocketsAsyncCtrlBase,
+    WebsocketsCtrlBase,
+)
 
 log = Logger(namespace="krait.websockets")
 
@@ -276,6 +281,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
     def connection_opened(self) -> None:
         self._started = True
         self.ctrl._out_listener = self._wake
+        self.ctrl._in_drained_listener = self._queue_drained
         try:
             with _context.activate(self.request_state):
                 self.ctrl.on_start()
@@ -296,6 +302,13 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
                 self._notifier.deliver(self.ctrl, message)
             else:
                 self.ctrl.on_in_message_internal(message)
+            queue = self.ctrl._in_queue
+            if len(queue) >= IN_QUEUE_PAUSE_AT:
+                # Nobody pops fast enough: let TCP hold the rest instead of our memory.
+                self.set_reading(False)
+                # A thread that popped to the mark before the pause saw nothing to resume.
+                if len(queue) <= IN_QUEUE_RESUME_AT:
+                    self.set_reading(True)
             return
         self._inbox.append(message)
         if len(self._inbox) >= PAUSE_READING_AT:
@@ -305,6 +318,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
     def connection_closed(self, code: int | None, reason: str | None) -> None:
         self._closed = True
         self.ctrl._out_listener = None
+        self.ctrl._in_drained_listener = None
         if self._started:
             self._stop_controller()
         self._maybe_finished()
@@ -319,16 +333,15 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             self.ctrl._thread_done.set()
             return
         self._thread_running = True
+        self.ctrl._thread_done.clear()
         running = self.pool.run(_run_controller_thread, self.ctrl, self.request_state)
         running.addCallbacks(self._thread_returned, self._thread_failed)
 
     def _thread_returned(self, _: object) -> None:
+        # As in the original, the connection stays open until the client closes it: other
+        # threads may still push messages to this controller (a broadcast, say).
         self._thread_running = False
         self._release_thread_slot()
-        if self.open_for_messages and not self._event_model:
-            # The queue model has nobody left to answer: close, as a finished handler should.
-            self._drain()
-            self.close(NORMAL)
         self._maybe_finished()
 
     def _thread_failed(self, failure: Failure) -> None:
@@ -349,6 +362,11 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         except Exception:
             log.failure("on_stop of {ctrl} raised", ctrl=type(self.ctrl).__name__)
         self.ctrl._wake_waiters()
+
+    def _queue_drained(self) -> None:
+        """The controller popped its queue down to half: read again (from its thread)."""
+        if self.reading_paused:
+            call_in_reactor(self.hub.reactor, self.set_reading, True)
 
     def _wake(self) -> None:
         """The controller's out listener: schedule one drain, from any thread."""

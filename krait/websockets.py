@@ -81,6 +81,12 @@ class WebsocketsResponse:
         self.protocol = protocol
 
 
+IN_QUEUE_PAUSE_AT = 256
+"""Queued incoming messages at which krait stops reading from a threaded connection."""
+IN_QUEUE_RESUME_AT = IN_QUEUE_PAUSE_AT // 2
+"""Queued incoming messages at which it reads again."""
+
+
 class WebsocketsCtrlBase:
     """Base class of WebSocket controllers; subclass it and override ``on_thread_start``.
 
@@ -101,9 +107,13 @@ class WebsocketsCtrlBase:
         self._in_queue: collections.deque[Any] = collections.deque()
         self._out_queue: collections.deque[Any] = collections.deque()
         self._stop_event = threading.Event()
+        # Set while no controller thread runs: before it starts, as after it returned.
         self._thread_done = threading.Event()
+        self._thread_done.set()
         self._out_listener: Callable[[], None] | None = None
         self._in_listener: Callable[[], None] | None = None
+        # Called (from the popping thread) when the incoming queue shrinks to RESUME_AT.
+        self._in_drained_listener: Callable[[], None] | None = None
 
     def on_start(self) -> None:
         """Called by krait on the server's event loop when the connection opens.
@@ -121,11 +131,10 @@ class WebsocketsCtrlBase:
         Args:
             message: ``str`` for a text frame, ``bytes`` for a binary frame.
         """
-        if not self.use_in_message_queue:
-            raise RuntimeError(
-                "use_in_message_queue=False: override on_in_message to handle messages"
-            )
-        self._in_queue.append(message)
+        if self.use_in_message_queue:
+            self._in_queue.append(message)
+        # Without the queue, a controller that does not override this ignores messages, as
+        # the original did.
 
     def on_in_message_internal(self, message: Any) -> None:
         """Called by krait for every message: takes the lock, then calls ``on_in_message``."""
@@ -151,9 +160,16 @@ class WebsocketsCtrlBase:
         if not self.use_in_message_queue:
             raise RuntimeError("this controller was created with use_in_message_queue=False")
         with self._lock:
-            if not self._in_queue and timeout != 0:
+            queue = self._in_queue
+            if not queue and timeout != 0:
                 self._in_ready.wait_for(self._has_message_or_stop, timeout)
-            return self._in_queue.popleft() if self._in_queue else None
+            if not queue:
+                return None
+            message = queue.popleft()
+            drained = self._in_drained_listener if len(queue) == IN_QUEUE_RESUME_AT else None
+        if drained is not None:
+            drained()
+        return message
 
     def _has_message_or_stop(self) -> bool:
         return bool(self._in_queue) or self._stop_event.is_set()

@@ -149,8 +149,9 @@ def test_handshake_sends_no_server_banner(server: Server) -> None:
 
 
 def test_upgrade_is_refused_with_400_when_the_target_sets_no_response(server: Server) -> None:
-    status, _, closed = raw_upgrade(server, "/refuse")
+    status, head, closed = raw_upgrade(server, "/refuse")
     assert status == 400
+    assert "content-length: 0" in head.lower()  # an empty body, as in the original
     assert closed
 
 
@@ -203,10 +204,38 @@ def test_on_stop_is_called_after_a_clean_close(server: Server, site: Path, kind:
     assert wait_for(marker(site, tag).exists)
 
 
-def test_controller_thread_returning_closes_the_connection_with_1000(server: Server) -> None:
-    ws = connect(server, "/echo?kind=queue")
+def test_connection_stays_open_after_the_controller_thread_returns(
+    server: Server, site: Path
+) -> None:
+    ws = connect(server, "/echo?kind=queue&tag=returned")
     ws.send("quit")
-    assert close_code(ws) == 1000
+    ws.settimeout(0.5)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        ws.recv()  # as in the original: no close, the client decides
+    ws.ping(b"still there")
+    ws.close()
+    assert wait_for(marker(site, "returned").exists)
+
+
+def test_a_controller_that_does_not_pop_stops_reading_but_loses_nothing(server: Server) -> None:
+    ws = connect(server, "/echo?kind=slow-start")
+    for _ in range(999):
+        ws.send("x" * 1024)
+    ws.send("last")
+    queued = int(ws.recv().split()[1])
+    # At most the pause mark plus what one read from the socket held (64 KiB).
+    assert 256 <= queued <= 256 + 65
+    assert ws.recv() == "got 1000"
+    ws.close()
+
+
+def test_controller_without_a_thread_receives_what_others_push(server: Server) -> None:
+    listener = connect(server, "/echo?kind=push-only&tag=listener")
+    talker = connect(server, "/echo?kind=queue")
+    talker.send("push:listener:hello from another connection")
+    assert listener.recv() == "hello from another connection"
+    talker.close()
+    listener.close()
 
 
 @pytest.mark.parametrize("kind", ["queue", "async"])

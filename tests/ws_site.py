@@ -61,7 +61,10 @@ class QueueEcho(WebsocketsCtrlBase):
                 return
             if message == "boom":
                 raise RuntimeError("a controller thread that fails")
-            if message is not None:
+            if isinstance(message, str) and message.startswith("push:"):
+                _, target, text = message.split(":", 2)
+                PUSH_TARGETS[target].push_out_message(text)
+            elif message is not None:
                 self.push_out_message(answer(message))
 
     def on_stop(self):
@@ -114,6 +117,45 @@ class AsyncEcho(WebsocketsAsyncCtrlBase):
         mark(self.tag, "stopped")
 
 
+class SlowStart(WebsocketsCtrlBase):
+    # Reads nothing for a second, reports how much queued meanwhile, then counts the rest.
+
+    def __init__(self, tag=None):
+        super().__init__()
+
+    def on_thread_start(self):
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and not self.should_stop():
+            time.sleep(0.05)
+        self.push_out_message(f"queued {len(self._in_queue)}")
+        count = 0
+        while not self.should_stop():
+            message = self.pop_in_message(timeout=1.0)
+            if message is not None:
+                count += 1
+                if message == "last":
+                    self.push_out_message(f"got {count}")
+
+
+PUSH_TARGETS = {}
+
+
+class PushOnly(WebsocketsCtrlBase):
+    # No on_thread_start: other controllers push to it (a broadcast), as original sites did.
+
+    def __init__(self, tag=None):
+        super().__init__()
+        self.tag = tag
+
+    def on_start(self):
+        PUSH_TARGETS[self.tag] = self
+
+    def on_stop(self):
+        super().on_stop()
+        PUSH_TARGETS.pop(self.tag, None)
+        mark(self.tag, "stopped")
+
+
 class StuckCtrl(WebsocketsCtrlBase):
     # A controller thread that never looks at should_stop(): shutdown must not wait forever.
 
@@ -126,7 +168,7 @@ class StuckCtrl(WebsocketsCtrlBase):
 
 
 KINDS = {"queue": QueueEcho, "poll": PollEcho, "event": EventEcho, "async": AsyncEcho}
-EXTRA_KINDS = {"stuck": StuckCtrl}
+EXTRA_KINDS = {"stuck": StuckCtrl, "push-only": PushOnly, "slow-start": SlowStart}
 """
 
 ECHO = """\

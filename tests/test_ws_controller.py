@@ -1,0 +1,76 @@
+"""WebsocketsCtrlBase as a plain object: its queues, waits and flags, without a server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from krait.websockets import IN_QUEUE_PAUSE_AT, IN_QUEUE_RESUME_AT, WebsocketsCtrlBase
+
+
+def test_pop_in_message_is_none_at_once_when_the_queue_is_empty() -> None:
+    assert WebsocketsCtrlBase().pop_in_message() is None
+
+
+def test_incoming_messages_are_popped_in_order() -> None:
+    ctrl = WebsocketsCtrlBase()
+    for message in ("one", b"two", "three"):
+        ctrl.on_in_message_internal(message)
+    assert [ctrl.pop_in_message() for _ in range(4)] == ["one", b"two", "three", None]
+
+
+def test_pop_in_message_with_a_timeout_waits_for_a_message_from_another_thread() -> None:
+    ctrl = WebsocketsCtrlBase()
+    timer = threading.Timer(0.05, ctrl.on_in_message_internal, ("late",))
+    timer.start()
+    try:
+        assert ctrl.pop_in_message(timeout=5) == "late"
+    finally:
+        timer.cancel()
+
+
+def test_waiting_pop_ends_with_none_when_the_connection_stops() -> None:
+    ctrl = WebsocketsCtrlBase()
+    timer = threading.Timer(0.05, ctrl.on_stop)
+    timer.start()
+    started = time.monotonic()
+    assert ctrl.pop_in_message(timeout=None) is None
+    assert time.monotonic() - started < 5
+    assert ctrl.should_stop()
+
+
+def test_without_the_queue_messages_are_ignored_and_pop_is_an_error() -> None:
+    ctrl = WebsocketsCtrlBase(use_in_message_queue=False)
+    ctrl.on_in_message_internal("dropped, as the original dropped it")
+    with pytest.raises(RuntimeError, match="use_in_message_queue=False"):
+        ctrl.pop_in_message()
+
+
+def test_wait_stopped_is_true_while_no_thread_was_started() -> None:
+    ctrl = WebsocketsCtrlBase()
+    assert ctrl.wait_stopped(0) is True
+    ctrl.on_stop()
+    assert ctrl.wait_stopped(0) is True
+
+
+def test_outgoing_messages_leave_in_order_and_each_push_calls_the_listener() -> None:
+    ctrl = WebsocketsCtrlBase()
+    calls: list[int] = []
+    ctrl._out_listener = lambda: calls.append(1)
+    ctrl.push_out_message("a")
+    ctrl.push_out_message(b"b")
+    assert [ctrl.pop_out_message() for _ in range(3)] == ["a", b"b", None]
+    assert len(calls) == 2
+
+
+def test_drained_listener_fires_when_the_queue_falls_to_the_resume_mark() -> None:
+    ctrl = WebsocketsCtrlBase()
+    fired_at: list[int] = []
+    ctrl._in_drained_listener = lambda: fired_at.append(len(ctrl._in_queue))
+    for number in range(IN_QUEUE_PAUSE_AT):
+        ctrl.on_in_message_internal(number)
+    while ctrl.pop_in_message() is not None:
+        pass
+    assert fired_at == [IN_QUEUE_RESUME_AT]
