@@ -280,6 +280,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
 
     def connection_opened(self) -> None:
         self._started = True
+        self.ctrl._managed = True
         self.ctrl._out_listener = self._wake
         self.ctrl._in_drained_listener = self._queue_drained
         try:

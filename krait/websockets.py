@@ -107,6 +107,8 @@ class WebsocketsCtrlBase:
         self._in_queue: collections.deque[Any] = collections.deque()
         self._out_queue: collections.deque[Any] = collections.deque()
         self._stop_event = threading.Event()
+        # True once a krait server runs this controller (it starts the thread itself).
+        self._managed = False
         # Set while no controller thread runs: before it starts, as after it returned.
         self._thread_done = threading.Event()
         self._thread_done.set()
@@ -116,11 +118,26 @@ class WebsocketsCtrlBase:
         self._in_drained_listener: Callable[[], None] | None = None
 
     def on_start(self) -> None:
-        """Called by krait on the server's event loop when the connection opens.
+        """Called when the connection opens; starts ``on_thread_start``.
 
-        krait then runs ``on_thread_start`` in its WebSocket thread pool (whether or not an
-        override calls ``super().on_start()``); override this only for cheap set-up.
+        Under krait this runs on the server's event loop, and krait runs ``on_thread_start``
+        in its WebSocket thread pool (whether or not an override calls
+        ``super().on_start()``); override it only for cheap set-up. Called outside a krait
+        server (a unit test of a controller, say), it starts ``on_thread_start`` in a new
+        thread, as the original did.
         """
+        if self._managed:
+            return
+        self._thread_done.clear()
+        threading.Thread(
+            target=self._run_own_thread, name=f"{type(self).__name__}-thread", daemon=True
+        ).start()
+
+    def _run_own_thread(self) -> None:
+        try:
+            self.on_thread_start()
+        finally:
+            self._thread_done.set()
 
     def on_thread_start(self) -> None:
         """The controller thread's body: loop until :meth:`should_stop` is true."""

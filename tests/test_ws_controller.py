@@ -74,3 +74,26 @@ def test_drained_listener_fires_when_the_queue_falls_to_the_resume_mark() -> Non
     while ctrl.pop_in_message() is not None:
         pass
     assert fired_at == [IN_QUEUE_RESUME_AT]
+
+
+class _Echo(WebsocketsCtrlBase):
+    def on_thread_start(self) -> None:
+        while not self.should_stop():
+            message = self.pop_in_message(timeout=0.5)
+            if message is not None:
+                self.push_out_message(message)
+
+
+def test_on_start_outside_a_server_runs_the_thread_as_the_original_did() -> None:
+    ctrl = _Echo()
+    ctrl.on_start()
+    assert ctrl.wait_stopped(0) is False
+    ctrl.on_in_message_internal("ping")
+    deadline = time.monotonic() + 5
+    reply = None
+    while reply is None and time.monotonic() < deadline:
+        reply = ctrl.pop_out_message()
+        time.sleep(0.01)
+    ctrl.on_stop()
+    assert reply == "ping"
+    assert ctrl.wait_stopped(5) is True
