@@ -73,6 +73,9 @@ def set_content_type(raw: str | None = None, ext: str | None = None) -> None:
 class _KraitModule(types.ModuleType):
     """Routes the request-scoped attributes of ``krait`` to the active request's state."""
 
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *("request", "response", "extra_headers")})
+
     @property
     def request(self) -> Any:
         return _context.readable().request

@@ -161,6 +161,9 @@ def _import_modules_of(package: types.ModuleType) -> None:
 class _MvcModule(types.ModuleType):
     """Routes the controller stack attributes to the active request's state."""
 
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *("init_ctrl", "curr_ctrl", "ctrl_stack")})
+
     @property
     def init_ctrl(self) -> Any:
         return _context.readable().init_ctrl

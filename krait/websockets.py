@@ -338,6 +338,9 @@ class WebsocketsAsyncCtrlBase:
 class _WebsocketsModule(types.ModuleType):
     """Routes ``request`` and ``response`` to the active request's state."""
 
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *("request", "response")})
+
     @property
     def request(self) -> Any:
         state = _context.current_or_none()

@@ -355,6 +355,7 @@ def test_http2_body_over_the_limit_is_a_413(tmp_path: Path) -> None:
 def test_request_state_outside_a_request_reads_as_the_original_defaults() -> None:
     assert (krait.request, krait.response, krait.extra_headers) == (None, None, [])
     assert hasattr(krait, "request")
+    assert {"request", "response", "extra_headers"} <= set(dir(krait))
     krait.extra_headers.append(("X-Lost", "1"))  # a fresh list each time: nothing leaks
     assert krait.extra_headers == []
 
