@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import trustme
+import websocket
 from conftest import free_port, start_server, wait_for_port, write_site
 from cryptography.hazmat.primitives import serialization
+from ws_site import echo_site
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -180,3 +182,33 @@ def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: 
         assert done.stdout == "secure hello2"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["queue", "async"])
+def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: str) -> None:
+    site = echo_site(tmp_path / "ws-site")
+    cert = authority.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    port = free_port()
+    endpoint = (
+        f"ssl:{port}:interface=127.0.0.1"
+        f":privateKey={tmp_path / 'key.pem'}:certKey={tmp_path / 'cert.pem'}"
+    )
+    server = start_server(site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False)
+    try:
+        wait_for_port(port, server.process)
+        ws = websocket.create_connection(
+            f"wss://127.0.0.1:{port}/echo?kind={kind}",
+            sslopt={"ca_certs": str(ca_file)},
+            timeout=10,
+        )
+        ws.send("over tls")
+        ws.send_binary(b"\x00\x01" * 40_000)
+        assert ws.recv() == "over tls"
+        assert ws.recv() == b"\x00\x01" * 40_000
+        ws.close()
+    finally:
+        assert server.stop() == 0
