@@ -72,11 +72,6 @@ def readable() -> RequestState:
     return state if state is not None else RequestState()
 
 
-def current_or_none() -> RequestState | None:
-    """The active state, or None outside a request."""
-    return _state.get(None)
-
-
 @contextmanager
 def activate(state: RequestState) -> Iterator[RequestState]:
     """Make ``state`` the request state of this context while the block runs."""

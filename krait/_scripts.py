@@ -114,10 +114,8 @@ class MtimeCache:
             stat = os.stat(path)
         except OSError:
             return None
-        entry = self._entries.get(path)
-        if entry is not None and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
-            return entry[2]
-        return None
+        entry = self._fresh_entry(path, stat)
+        return entry[2] if entry is not None else None
 
     def get(self, path: str) -> Any:
         """The compiled value for ``path``, compiling it again if the file changed.
@@ -126,8 +124,8 @@ class MtimeCache:
             OSError: the file cannot be read.
         """
         stat = os.stat(path)
-        entry = self._entries.get(path)
-        if entry is not None and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
+        entry = self._fresh_entry(path, stat)
+        if entry is not None:
             return entry[2]
         with open(path, "rb") as file:
             content = file.read()
@@ -135,3 +133,10 @@ class MtimeCache:
         with self._lock:
             self._entries[path] = (stat.st_mtime_ns, stat.st_size, value)
         return value
+
+    def _fresh_entry(self, path: str, stat: os.stat_result) -> tuple[int, int, Any] | None:
+        """The entry of ``path`` if it was made from the file ``stat`` describes."""
+        entry = self._entries.get(path)
+        if entry is not None and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
+            return entry
+        return None

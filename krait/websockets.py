@@ -343,8 +343,7 @@ class _WebsocketsModule(types.ModuleType):
 
     @property
     def request(self) -> Any:
-        state = _context.current_or_none()
-        return state.ws_request if state is not None else None
+        return _context.readable().ws_request
 
     @request.setter
     def request(self, value: Any) -> None:
@@ -352,8 +351,7 @@ class _WebsocketsModule(types.ModuleType):
 
     @property
     def response(self) -> Any:
-        state = _context.current_or_none()
-        return state.ws_response if state is not None else None
+        return _context.readable().ws_response
 
     @response.setter
     def response(self, value: Any) -> None:
