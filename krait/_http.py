@@ -7,11 +7,14 @@ connection level, before a resource is involved (oversized bodies) and after (lo
 from __future__ import annotations
 
 import io
+import re
 import sys
+from collections.abc import Sequence
 from typing import IO, Any, cast
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import Resource
 
@@ -26,14 +29,30 @@ DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 _TOO_LARGE_BODY = b"413 Content Too Large: the request body is over %d bytes\n"
 
 
+# RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ], empty allowed.
+_VALID_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
+
+
 def _too_large_answer(limit: int) -> bytes:
     """The complete HTTP/1.1 413 answer for a body over ``limit`` bytes."""
     body = _TOO_LARGE_BODY % limit
     return (
-        b"HTTP/1.1 413 Content Too Large\r\n"
+        b"HTTP/1.1 413 Content Too Large\r\nDate: %s\r\n"
         b"Content-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (http.datetimeToString(), len(body), body)
     )
+
+
+def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
+    """Why a request's Host header fields are unacceptable (RFC 9112 §3.2), or None."""
+    if not values:
+        return "an HTTP/1.1 request needs a Host header" if version == b"HTTP/1.1" else None
+    if len(values) > 1:
+        return "more than one Host header"
+    if not _VALID_HOST.fullmatch(values[0]):
+        return "the Host header is not a host[:port]"
+    return None
 
 
 class KraitRequest(server.Request):
@@ -86,16 +105,36 @@ class KraitRequest(server.Request):
             if self.channel.transport is None:
                 self._answer_too_large_stream()
             return
-        if self.clientproto == b"HTTP/1.1" and not self.requestHeaders.hasHeader(b"host"):
-            # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
-            self.channel._refuse(400)
+        problem = host_problem(self.requestHeaders.getRawHeaders(b"host"), self.clientproto)
+        if problem is not None:
+            # RFC 9112 §3.2: a server MUST answer 400 to a missing, repeated or invalid Host.
+            log.info("400: {problem}", problem=problem)
+            refuse = getattr(self.channel, "_refuse", None)
+            if refuse is not None:
+                refuse(400)
+            else:  # an HTTP/2 stream: answer on the stream
+                self._answer_plainly(
+                    400, b"Bad Request", b"400 Bad Request: %s\n" % problem.encode()
+                )
             return
         cast(Any, super()).process()
 
+    def _handleStar(self) -> None:
+        # twisted.web answers "OPTIONS *" itself, without Allow; krait's root answers it.
+        try:
+            site: Any = self.site
+            cast(Any, self).render(site.getResourceFor(self))
+        except BaseException:
+            cast(Any, self).processingFailed(Failure())
+
     def _answer_too_large_stream(self) -> None:
         limit = self.channel.site.max_body_size
-        body = _TOO_LARGE_BODY % limit
-        self.setResponseCode(413, b"Content Too Large")
+        self._answer_plainly(413, b"Content Too Large", _TOO_LARGE_BODY % limit)
+
+    def _answer_plainly(self, code: int, phrase: bytes, body: bytes) -> None:
+        """Answer with a short text body, before any resource saw the request."""
+        self.setResponseCode(code, phrase)
+        self.setHeader(b"date", http.datetimeToString())
         self.setHeader(b"content-type", b"text/plain; charset=utf-8")
         self.setHeader(b"content-length", b"%d" % len(body))
         request: Any = self
@@ -122,9 +161,9 @@ def refusal(code: int, limit: int = 0) -> bytes:
     """A complete HTTP/1.1 answer for a request refused before it was parsed, with a reason."""
     body = _LIMIT_ANSWERS[code] % limit if b"%d" in _LIMIT_ANSWERS[code] else _LIMIT_ANSWERS[code]
     return (
-        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (code, _REASONS[code], len(body), body)
+        % (code, _REASONS[code], http.datetimeToString(), len(body), body)
     )
 
 

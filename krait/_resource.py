@@ -174,7 +174,7 @@ def origin_path(request: Any) -> bytes | None:
     path: bytes = request.path
     if path.startswith(b"/"):
         return path
-    if path.startswith((b"http://", b"https://")):
+    if path[:8].lower().startswith((b"http://", b"https://")):  # schemes ignore case
         rest = path.split(b"://", 1)[1]
         slash = rest.find(b"/")
         return rest[slash:] if slash >= 0 else b"/"

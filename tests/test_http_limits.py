@@ -58,3 +58,47 @@ def test_server_keeps_serving_after_refusals(server: Server) -> None:
 def test_http_1_0_request_is_answered_in_kind(server: Server, tmp_path: Path) -> None:
     answer = exchange(server, b"GET / HTTP/1.0\r\n\r\n")
     assert answer.startswith(b"HTTP/1.0 200")
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [b"Host: x", b"Host: y"],  # RFC 9112 §3.2: more than one Host
+        [b"Host: a b/c"],  # not a host[:port]
+        [b"Host: x:80x"],
+    ],
+)
+def test_repeated_or_invalid_host_gets_400(server: Server, hosts: list[bytes]) -> None:
+    head = b"GET / HTTP/1.1\r\n" + b"\r\n".join(hosts) + b"\r\nConnection: close\r\n\r\n"
+    assert status_of(exchange(server, head)) == 400
+
+
+@pytest.mark.parametrize("host", [b"example.com:8080", b"127.0.0.1", b"[::1]:80", b""])
+def test_valid_host_is_served(server: Server, host: bytes) -> None:
+    answer = exchange(server, b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 200
+
+
+def test_options_star_lists_the_methods_in_allow(server: Server) -> None:
+    answer = exchange(server, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 204
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS" in answer
+
+
+def test_absolute_form_scheme_is_case_insensitive(server: Server) -> None:
+    answer = exchange(server, b"GET HTTP://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) == 200
+    assert answer.endswith(b"home")
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n",
+    ],
+)
+def test_refusals_carry_a_date(server: Server, request_head: bytes) -> None:
+    head = exchange(server, request_head).split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nDate: " in head
