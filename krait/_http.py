@@ -55,6 +55,17 @@ def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     return None
 
 
+def close_after(request: Any) -> None:
+    """Close an HTTP/1.x connection once this response is sent (an HTTP/2 stream just ends).
+
+    The header alone does not make twisted.web close: the channel's flag does.
+    """
+    channel = request.channel
+    if hasattr(channel, "persistent"):
+        channel.persistent = False
+        request.setHeader(b"connection", b"close")
+
+
 class KraitRequest(server.Request):
     """A request that refuses bodies over the site's limit as soon as it knows their size."""
 

@@ -30,6 +30,7 @@ from krait._errors import (
     TargetNotFound,
     UpgradeRequired,
 )
+from krait._http import close_after
 from krait._mime import content_type_for
 from krait._pages import PageJob, PageRenderer, PageResult, default_content_type
 from krait._pyml import CompiledTemplate
@@ -365,7 +366,11 @@ class RouteResource(Resource):
         has_type = False
         for name, value in result.headers:
             lower = name.lower()
-            if lower == "cache-control":
+            if lower in _FRAMING_HEADERS:
+                # krait frames the body itself: a script's Content-Length on a streamed body
+                # would let the rest of it pass for the next response on the connection.
+                if lower == "connection" and "close" in value.lower():
+                    close_after(request)
                 continue
             if lower == "content-type":
                 has_type = True
@@ -391,7 +396,7 @@ class RouteResource(Resource):
                 request.write(body)
             request.finish()
             return
-        stream_body(request, result, self.pool)
+        stream_body(request, result, self.pool, self._fail)
 
     def _finish_upgrade(
         self, result: PageResult, request: Any, job: PageJob, cache_control: bytes
@@ -407,8 +412,7 @@ class RouteResource(Resource):
                 request, ws_response, self.root.ws_pool, result.state, self.root.ws_settings
             )
             return
-        request.setHeader(b"connection", b"close")
-        request.channel.persistent = False  # the header alone does not make twisted close
+        close_after(request)
         if not 200 <= result.status < 300:
             self._write_page(result, request, job, cache_control)
             return
@@ -439,6 +443,12 @@ class RouteResource(Resource):
         return write_error(request, 500, "Internal Server Error", text if self.debug else "")
 
 
+_FRAMING_HEADERS = frozenset(
+    {"cache-control", "content-length", "transfer-encoding", "connection", "keep-alive"}
+)
+"""Headers a page may not set: krait sets them (Cache-Control from the config lists)."""
+
+
 def finish_rendered(request: Any, body: bytes | int) -> None:
     """Write what a render step returned, as ``twisted.web``'s ``Request.render`` would."""
     if not isinstance(body, bytes):  # NOT_DONE_YET: the step finishes the request itself
@@ -450,8 +460,13 @@ def finish_rendered(request: Any, body: bytes | int) -> None:
     request.finish()
 
 
-def stream_body(request: Any, result: PageResult, pool: WorkerPool) -> None:
+def stream_body(
+    request: Any,
+    result: PageResult,
+    pool: WorkerPool,
+    error_page: Callable[[Any, Failure], bytes],
+) -> None:
     """Stream an iterable body chunk by chunk, pulling each chunk in the worker pool."""
     from krait._streaming import IteratorProducer
 
-    IteratorProducer(request, result, pool).start()
+    IteratorProducer(request, result, pool, error_page).start()

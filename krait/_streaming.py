@@ -6,18 +6,17 @@ the pool for one chunk at a time and only asks for the next once the transport w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
-from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from krait import _context
 from krait._bridge import WorkerPool
 
-log = Logger(namespace="krait")
 _END = object()
 
 
@@ -34,10 +33,19 @@ class IteratorProducer:
         request: the twisted.web request.
         result: the page result whose ``body`` is an iterator of bytes.
         pool: the worker pool the iterator is advanced in.
+        error_page: logs what the iterator raised and sets ``request`` up for a 500,
+            returning its body.
     """
 
-    def __init__(self, request: Any, result: Any, pool: WorkerPool) -> None:
+    def __init__(
+        self,
+        request: Any,
+        result: Any,
+        pool: WorkerPool,
+        error_page: Callable[[Any, Failure], bytes],
+    ) -> None:
         self._request = request
+        self._error_page = error_page
         self._chunks: Iterator[bytes] = result.body
         self._state = result.state
         self._pool = pool
@@ -86,8 +94,55 @@ class IteratorProducer:
 
     def _failed(self, failure: Failure) -> None:
         self._fetching = False
-        log.failure("error in a streamed response body", failure=failure)
-        if not self._stopped:
-            self._stopped = True
-            self._request.unregisterProducer()
-            self._request.loseConnection()
+        request = self._request
+        if self._stopped:  # the client left: nobody to tell, but the log still hears of it
+            self._error_page(request, failure)
+            return
+        self._stopped = True
+        request.unregisterProducer()
+        if not request.startedWriting:
+            # Nothing was sent yet: the client gets a proper 500 instead of an empty reply.
+            request.responseHeaders = Headers()
+            body = self._error_page(request, failure)
+            request.write(body)
+            request.finish()
+            return
+        self._error_page(request, failure)
+        abort(request)
+
+
+def abort(request: Any) -> None:
+    """End a response that cannot be completed so that the client knows it was cut short.
+
+    Over HTTP/2 the stream is reset; over HTTP/1.x the connection is reset, which an HTTP/1.0
+    client (whose body ends with the connection) would otherwise take for a complete body.
+    """
+    channel = request.channel
+    if hasattr(channel, "streamID"):  # an HTTP/2 stream
+        _reset_stream(channel)
+        return
+    reset = getattr(channel.transport, "abortConnection", None)
+    if reset is not None:
+        reset()
+    else:
+        request.loseConnection()
+
+
+_H2_INTERNAL_ERROR = 0x2
+
+
+def _reset_stream(stream: Any) -> None:
+    """Reset an HTTP/2 stream with INTERNAL_ERROR.
+
+    twisted.web's ``H2Stream.abortConnection`` resets with NO_ERROR, which clients (curl among
+    them) read as a complete response; it offers no way to pass a code, so this does what it
+    does with the right one, falling back to it if twisted's internals ever change.
+    """
+    connection: Any = getattr(stream, "_conn", None)
+    reset = getattr(getattr(connection, "conn", None), "reset_stream", None)
+    if reset is None or not hasattr(connection, "_requestDone"):
+        stream.abortConnection()
+        return
+    reset(stream.streamID, error_code=_H2_INTERNAL_ERROR)
+    if connection._tryToWriteControlData():
+        connection._requestDone(stream.streamID)

@@ -14,6 +14,7 @@ from typing import Any
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 
+from krait._http import close_after
 from krait._resource import write_error
 from krait._static import request_headers
 from krait._ws_handshake import HandshakeRefusal, WebsocketsSettings, handshake_refusal
@@ -55,13 +56,6 @@ def refuse(request: Any, refusal: HandshakeRefusal) -> None:
     close_after(request)
     request.write(body)
     request.finish()
-
-
-def close_after(request: Any) -> None:
-    """Make the connection close once this response is sent."""
-    request.setHeader(b"connection", b"close")
-    if hasattr(request.channel, "persistent"):
-        request.channel.persistent = False
 
 
 def take_over(request: Any, protocol: Any) -> None:

@@ -7,6 +7,7 @@ files they rewrite start their own.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -80,6 +81,28 @@ SCRIPTS: dict[str, str | bytes] = {
         "def parts():\n"
         "    open(krait.get_full_path('generator-ran.flag'), 'w').close()\n"
         "    yield 'body'\n"
+        "return parts()\n"
+    ),
+    "lying_length.py": (
+        "def parts():\n"
+        '    yield "more than five bytes, then HTTP/1.1 200 OK"\n'
+        'return krait.Response("HTTP/1.1", 200, [("Content-Length", "5")], parts())\n'
+    ),
+    "own_chunking.py": (
+        'return krait.Response("HTTP/1.1", 200, [("Transfer-Encoding", "chunked")], "hello")\n'
+    ),
+    "says_close.py": 'krait.extra_headers.append(("Connection", "close"))\nreturn "bye"\n',
+    "fails_at_once.py": (
+        "def parts():\n"
+        "    raise ValueError('before the first chunk')\n"
+        "    yield 'never'\n"
+        'krait.extra_headers.append(("Content-Disposition", "attachment"))\n'
+        "return parts()\n"
+    ),
+    "fails_midway.py": (
+        "def parts():\n"
+        "    yield 'first\\n'\n"
+        "    raise ValueError('after the first chunk')\n"
         "return parts()\n"
     ),
     "printer.py": 'print("script says", 42)\nreturn "the page"\n',
@@ -289,6 +312,60 @@ def test_head_does_not_run_a_generator_body(site: Server) -> None:
     assert (body, flag.exists()) == (b"", False)
     assert requests.get(site.url + "/head_generator", timeout=10).text == "body"
     assert flag.exists()
+
+
+def test_a_pages_own_framing_headers_cannot_split_the_response(site: Server) -> None:
+    raw = send_raw(
+        site,
+        b"GET /lying_length HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /own_chunking HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    first, _, rest = raw.partition(b"0\r\n\r\n")  # the end of the first, chunked body
+    assert b"content-length: 5" not in first.lower()
+    assert b"more than five bytes, then HTTP/1.1 200 OK\r\n" in first
+    head, _, body = rest.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert head.lower().count(b"transfer-encoding") == 0
+    assert b"content-length: 5" in head.lower()
+    assert body == b"hello"
+
+
+def test_a_pages_connection_close_closes_the_connection(site: Server) -> None:
+    raw = send_raw(
+        site,
+        b"GET /says_close HTTP/1.1\r\nHost: x\r\n\r\nGET /thread HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    assert raw.count(b"HTTP/1.1 200") == 1
+    assert b"\r\nConnection: close\r\n" in raw
+    assert raw.endswith(b"bye")
+
+
+def test_generator_failing_before_its_first_chunk_is_a_500(
+    site: Server, http: requests.Session
+) -> None:
+    response = http.get(site.url + "/fails_at_once")
+    assert response.status_code == 500
+    assert "Content-Disposition" not in response.headers
+    assert "before the first chunk" not in response.text
+    assert wait_until(lambda: "before the first chunk" in site.stderr())
+
+
+def test_generator_failing_midway_cuts_the_connection_so_the_client_knows(
+    site: Server,
+) -> None:
+    raw = bytearray()
+    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as sock:
+        sock.sendall(b"GET /fails_midway HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            while chunk := sock.recv(65536):
+                raw += chunk
+        except ConnectionResetError:
+            pass  # what krait does: reset, so that no client takes the body for complete
+    assert b"first\n" in raw
+    assert not raw.endswith(b"0\r\n\r\n")  # no last chunk: the body is visibly incomplete
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.get(site.url + "/fails_midway", timeout=10).raise_for_status()
+    assert wait_until(lambda: "after the first chunk" in site.stderr())
 
 
 def test_generator_in_a_response_mixes_bytes_and_text(site: Server, http: requests.Session) -> None:

@@ -212,3 +212,51 @@ def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: s
         ws.close()
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_http2_stream_of_a_generator_failing_midway_is_reset(
+    tmp_path: Path, authority: trustme.CA
+) -> None:
+    site = write_site(
+        tmp_path / "h2-site",
+        {
+            "fails.py": (
+                "def parts():\n    yield 'first'\n    raise ValueError('midway')\nreturn parts()\n"
+            ),
+            "works.py": "def parts():\n    yield 'all'\n    yield ' of it'\nreturn parts()\n",
+        },
+    )
+    cert = authority.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    port = free_port()
+    endpoint = (
+        f"ssl:{port}:interface=127.0.0.1"
+        f":privateKey={tmp_path / 'key.pem'}:certKey={tmp_path / 'cert.pem'}"
+    )
+    server = start_server(site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False)
+    try:
+        wait_for_port(port, server.process)
+
+        def curl(path: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    "--http2",
+                    "--cacert",
+                    str(ca_file),
+                    f"https://127.0.0.1:{port}{path}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+
+        assert (curl("/works").returncode, curl("/works").stdout) == (0, "all of it")
+        assert curl("/fails").returncode != 0  # a reset stream, not a short "complete" body
+    finally:
+        server.stop()
