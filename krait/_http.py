@@ -19,6 +19,7 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
+from krait._log_writer import LogWriter
 
 log = Logger(namespace="krait")
 
@@ -249,6 +250,7 @@ class KraitSite(server.Site):
         self.max_body_size = max_body_size
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
+        self._log_writer: LogWriter | None = None
         self._owns_log_file = False
         self._pending: list[str] = []
         self._flusher: LoopingCall | None = None
@@ -262,6 +264,7 @@ class KraitSite(server.Site):
         else:
             self._log_file = open(self._access_log_target, "a", encoding="utf-8")  # noqa: SIM115
             self._owns_log_file = True
+        self._log_writer = LogWriter(self._log_file, name="krait-access-log")
         self._flusher = LoopingCall(self.flush_access_log)
         self._flusher.clock = self.reactor
         self._flusher.start(1.0, now=False)
@@ -270,9 +273,11 @@ class KraitSite(server.Site):
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
         self.flush_access_log()
+        if self._log_writer is not None and not self._log_writer.close():
+            log.warn("the access log did not take its last lines within 2 s; they are lost")
         if self._owns_log_file and self._log_file is not None:
             self._log_file.close()
-        self._log_file = None
+        self._log_file = self._log_writer = None
         super().stopFactory()
 
     def log(self, request: Any) -> None:
@@ -293,8 +298,17 @@ class KraitSite(server.Site):
             self.flush_access_log()
 
     def flush_access_log(self) -> None:
-        """Write the buffered access-log lines out."""
-        if self._pending and self._log_file is not None:
-            self._log_file.write("".join(self._pending))
-            self._log_file.flush()
-        self._pending.clear()
+        """Hand the buffered access-log lines to the writer thread (never blocks)."""
+        writer = self._log_writer
+        if writer is None:
+            self._pending.clear()
+            return
+        if self._pending:
+            writer.write("".join(self._pending))
+            self._pending.clear()
+        dropped = writer.take_dropped()
+        if dropped:
+            log.warn(
+                "the access log is not being read fast enough: {count} line(s) dropped",
+                count=dropped,
+            )
