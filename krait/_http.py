@@ -74,7 +74,10 @@ class KraitRequest(server.Request):
     _received = 0
     channel: Any
 
+    _length_unknown = False
+
     def gotLength(self, length: int | None) -> None:
+        self._length_unknown = length is None
         limit = self.channel.site.max_body_size if self.channel.site else DEFAULT_MAX_BODY_SIZE
         if length is not None and length > limit:
             self._refuse_body(length, limit)
@@ -106,8 +109,12 @@ class KraitRequest(server.Request):
         self.requestHeaders.removeHeader(b"expect")
         transport: Any = self.channel.transport
         if transport is None:
-            # An HTTP/2 stream has no transport of its own and is not set up yet when its length
-            # is known; process() answers once the stream's request is complete.
+            # An HTTP/2 stream. twisted.web drops a stream once its response is sent and then
+            # fails on the client's further DATA frames, so a 413 cannot go out before the
+            # body ends: process() answers once it has (the rest is read and dropped). A body
+            # of unknown length might never end: that stream is reset instead.
+            if size > limit and self._length_unknown:
+                cast(Any, self.channel).abortConnection()
             return
         transport.write(_too_large_answer(limit))
         transport.loseConnection()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
 import subprocess
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
 import websocket
-from conftest import free_port, start_server, wait_for_port, write_site
+from conftest import Server, free_port, start_server, wait_for_port, write_site
 from cryptography.hazmat.primitives import serialization
 from ws_site import echo_site
 
@@ -184,9 +187,28 @@ def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: 
         server.stop()
 
 
-@pytest.mark.parametrize("kind", ["queue", "async"])
-def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: str) -> None:
-    site = echo_site(tmp_path / "ws-site")
+@dataclass
+class TlsServer:
+    """A krait server on an ``ssl:`` endpoint, and the CA file that trusts it."""
+
+    server: Server
+    port: int
+    ca_file: Path
+
+    def curl(
+        self, path: str, *args: str, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Fetch ``path`` with curl over HTTP/2."""
+        url = f"https://127.0.0.1:{self.port}{path}"
+        command = ["curl", "-s", "--http2", "--cacert", str(self.ca_file), *args, url]
+        return subprocess.run(command, input=stdin, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def tls_server(
+    tmp_path: Path, authority: trustme.CA, site: Path, *args: str
+) -> Iterator[TlsServer]:
+    """Serve ``site`` on an ``ssl:`` endpoint with a certificate from ``authority``."""
     cert = authority.issue_cert("127.0.0.1")
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
@@ -197,12 +219,22 @@ def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: s
         f"ssl:{port}:interface=127.0.0.1"
         f":privateKey={tmp_path / 'key.pem'}:certKey={tmp_path / 'cert.pem'}"
     )
-    server = start_server(site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False)
+    server = start_server(
+        site, tmp_path / "log", "--listen", endpoint, *args, listen=False, wait=False
+    )
     try:
         wait_for_port(port, server.process)
+        yield TlsServer(server, port, ca_file)
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["queue", "async"])
+def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: str) -> None:
+    with tls_server(tmp_path, authority, echo_site(tmp_path / "ws-site")) as tls:
         ws = websocket.create_connection(
-            f"wss://127.0.0.1:{port}/echo?kind={kind}",
-            sslopt={"ca_certs": str(ca_file)},
+            f"wss://127.0.0.1:{tls.port}/echo?kind={kind}",
+            sslopt={"ca_certs": str(tls.ca_file)},
             timeout=10,
         )
         ws.send("over tls")
@@ -210,8 +242,6 @@ def test_websockets_work_over_tls(tmp_path: Path, authority: trustme.CA, kind: s
         assert ws.recv() == "over tls"
         assert ws.recv() == b"\x00\x01" * 40_000
         ws.close()
-    finally:
-        assert server.stop() == 0
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
@@ -227,36 +257,28 @@ def test_http2_stream_of_a_generator_failing_midway_is_reset(
             "works.py": "def parts():\n    yield 'all'\n    yield ' of it'\nreturn parts()\n",
         },
     )
-    cert = authority.issue_cert("127.0.0.1")
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    ca_file = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
-    port = free_port()
-    endpoint = (
-        f"ssl:{port}:interface=127.0.0.1"
-        f":privateKey={tmp_path / 'key.pem'}:certKey={tmp_path / 'cert.pem'}"
-    )
-    server = start_server(site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False)
-    try:
-        wait_for_port(port, server.process)
+    with tls_server(tmp_path, authority, site) as tls:
+        works = tls.curl("/works")
+        assert (works.returncode, works.stdout) == (0, b"all of it")
+        assert tls.curl("/fails").returncode != 0  # a reset stream, not a short "complete" body
 
-        def curl(path: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [
-                    "curl",
-                    "-s",
-                    "--http2",
-                    "--cacert",
-                    str(ca_file),
-                    f"https://127.0.0.1:{port}{path}",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
 
-        assert (curl("/works").returncode, curl("/works").stdout) == (0, "all of it")
-        assert curl("/fails").returncode != 0  # a reset stream, not a short "complete" body
-    finally:
-        server.stop()
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_http2_oversized_uploads_are_refused(tmp_path: Path, authority: trustme.CA) -> None:
+    site = write_site(tmp_path / "h2-site", {"echo.py": "return 'ok'\n"})
+    with tls_server(tmp_path, authority, site, "--max-body-size", "100000") as tls:
+        known = tls.curl(
+            "/echo",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--data-binary",
+            "@-",
+            stdin=b"x" * 300_000,
+        )
+        assert known.stdout == b"413"
+        # Of unknown length (it might never end): the stream is reset once over the limit.
+        unknown = tls.curl("/echo", "-o", "/dev/null", "-T", "-", stdin=b"x" * 3_000_000)
+        assert unknown.returncode != 0
+        assert tls.curl("/echo").stdout == b"ok"  # and the server goes on serving
