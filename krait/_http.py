@@ -206,6 +206,14 @@ class KraitChannel(http.HTTPChannel):
             return
         cast(Any, super()).lineReceived(line)
 
+    def allHeadersReceived(self) -> None:
+        request = self.requests[-1]
+        if self._version != b"HTTP/1.1" and request.requestHeaders.hasHeader(b"transfer-encoding"):
+            # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+            self._refuse(400)
+            return
+        cast(Any, super()).allHeadersReceived()
+
     def lineLengthExceeded(self, line: bytes) -> None:
         if getattr(self, "_path", None) is None and not self.requests:
             self._refuse(414, self.MAX_LENGTH)

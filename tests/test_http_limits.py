@@ -102,3 +102,11 @@ def test_absolute_form_scheme_is_case_insensitive(server: Server) -> None:
 def test_refusals_carry_a_date(server: Server, request_head: bytes) -> None:
     head = exchange(server, request_head).split(b"\r\n\r\n", 1)[0]
     assert b"\r\nDate: " in head
+
+
+def test_http_1_0_request_with_transfer_encoding_gets_400(server: Server) -> None:
+    answer = exchange(
+        server,
+        b"POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    assert status_of(answer) == 400
