@@ -16,6 +16,8 @@ import threading
 from collections import deque
 from typing import IO
 
+from krait._bridge import defer_to_running_threads
+
 
 class LogWriter:
     """Appends text to a file in a background thread.
@@ -77,6 +79,7 @@ class LogWriter:
         return True
 
     def _run(self) -> None:
+        defer_to_running_threads()  # woken by the reactor, it must not preempt it for the GIL
         while True:
             with self._lock:
                 while not self._pending and not self._closing:
