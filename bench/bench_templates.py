@@ -88,8 +88,9 @@ def _page() -> _Page:
 
 
 def _normalise(text: str) -> str:
-    """Spells entities one way, so that ``&#34;`` (Jinja2) and ``&quot;`` (Pyml) compare equal."""
-    return text.replace("&#34;", "&quot;").replace("&#x27;", "&#39;")
+    """Spells entities one way, so that ``&#34;`` (Jinja2) and ``&quot;`` (Pyml) compare equal
+    (and ``&#39;`` or ``&#x27;`` with Pyml's ``&apos;``)."""
+    return text.replace("&#34;", "&quot;").replace("&#x27;", "&apos;").replace("&#39;", "&apos;")
 
 
 def _rate(function: Callable[[], str], renders: int) -> float:

@@ -1,0 +1,21 @@
+"""The pure-Python benchmarks still run and still compare like with like (no timing asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_template_benchmark_renders_the_same_page_with_both_engines() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_templates.py"), "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO / "bench",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pyml" in done.stdout
+    assert "jinja2" in done.stdout
