@@ -49,7 +49,9 @@ def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     """Why a request's Host header fields are unacceptable (RFC 9112 §3.2), or None."""
     if not values:
         return "an HTTP/1.1 request needs a Host header" if version == b"HTTP/1.1" else None
-    if len(values) > 1:
+    # HTTP/2 may carry both :authority and Host (RFC 9113 §8.3.1); twisted.web turns the
+    # first into a Host too, so the same value twice is fine there.
+    if len(values) > 1 and (version != b"HTTP/2" or len(set(values)) > 1):
         return "more than one Host header"
     if not _VALID_HOST.fullmatch(values[0]):
         return "the Host header is not a host[:port]"

@@ -4,8 +4,7 @@ The access log goes to stdout by default, and stdout is often a pipe: to a termi
 journald, to ``| tee``. A pipe that nobody reads fills up, and a write to it blocks. Written on
 the reactor, that would freeze every connection; written here, only this thread waits. While it
 waits, text is kept up to a bound, and beyond it lines are dropped and counted rather than
-held without limit, as a busy nginx with a stuck log pipe would rather lose log lines than
-requests.
+held without limit: losing log lines is better than losing requests or memory.
 """
 
 from __future__ import annotations

@@ -110,3 +110,14 @@ def test_http_1_0_request_with_transfer_encoding_gets_400(server: Server) -> Non
         b"POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     )
     assert status_of(answer) == 400
+
+
+def test_host_rules_as_plain_values() -> None:
+    from krait._http import host_problem
+
+    assert host_problem([b"example.com"], b"HTTP/1.1") is None
+    assert host_problem(None, b"HTTP/1.0") is None
+    assert host_problem(None, b"HTTP/1.1") is not None
+    assert host_problem([b"a", b"b"], b"HTTP/1.1") is not None
+    assert host_problem([b"a", b"a"], b"HTTP/2") is None  # :authority and Host alike
+    assert host_problem([b"a", b"b"], b"HTTP/2") is not None
