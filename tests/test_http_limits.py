@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import Server, raw_exchange, start_server, status_of, write_site
 
+from krait._http import host_problem
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -113,8 +115,6 @@ def test_http_1_0_request_with_transfer_encoding_gets_400(server: Server) -> Non
 
 
 def test_host_rules_as_plain_values() -> None:
-    from krait._http import host_problem
-
     assert host_problem([b"example.com"], b"HTTP/1.1") is None
     assert host_problem(None, b"HTTP/1.0") is None
     assert host_problem(None, b"HTTP/1.1") is not None
