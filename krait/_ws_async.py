@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -28,6 +28,8 @@ log = Logger(namespace="krait.websockets")
 
 PAUSE_READING_AT = 256
 """Hook calls waiting behind a slow hook before the connection stops reading."""
+PAUSE_READING_BYTES = 1024 * 1024
+"""Message bytes waiting behind a slow hook before the connection stops reading."""
 
 Hook = Callable[..., Any]
 
@@ -105,7 +107,9 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
         # cheaper than activating the state around every message.
         with _context.activate(state):
             self._hook_context = contextvars.copy_context()
-        self._backlog: collections.deque[tuple[Hook, tuple[Any, ...]]] = collections.deque()
+        self._backlog: collections.deque[tuple[Hook, tuple[Any, ...], int]] = collections.deque()
+        self._backlog_bytes = 0
+        self._writable_waiters: list[Deferred[None]] = []
         self._busy = False
         self._running = False
         self._opened = False
@@ -119,7 +123,8 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
 
     def message_received(self, message: str | bytes) -> None:
         if self._busy or self._backlog or self._running:
-            self._call(self.ctrl.on_message, message)
+            self._queue(self.ctrl.on_message, (message,), len(message))
+            self._run_backlog()
         else:  # the common case, kept short: nothing waits, so no queueing
             self._running = True
             try:
@@ -130,6 +135,9 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
                 self._run_backlog()
 
     def connection_closed(self, code: int | None, reason: str | None) -> None:
+        waiters, self._writable_waiters = self._writable_waiters, []
+        for waiter in waiters:  # nothing more will be taken: let them go on
+            waiter.callback(None)
         if not self._opened:
             self.mark_finished()
             return
@@ -141,10 +149,48 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
 
     def _call(self, hook: Hook, *args: Any) -> None:
         """Run ``hook(*args)`` after the hooks before it have settled."""
-        self._backlog.append((hook, args))
-        if len(self._backlog) >= PAUSE_READING_AT:
-            self.set_reading(False)
+        self._queue(hook, args, 0)
         self._run_backlog()
+
+    def _queue(self, hook: Hook, args: tuple[Any, ...], size: int) -> None:
+        self._backlog.append((hook, args, size))
+        self._backlog_bytes += size
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read from the client only while the hooks keep up and the client reads our sends.
+
+        Pausing when the client does not read what we send stops a controller that answers
+        messages from filling the server's memory with answers nobody collects.
+        """
+        backlog, size = len(self._backlog), self._backlog_bytes
+        if self.reading_paused:
+            if (
+                self.writable
+                and backlog < PAUSE_READING_AT // 2
+                and size < PAUSE_READING_BYTES // 2
+            ):
+                self.set_reading(True)
+        elif not self.writable or backlog >= PAUSE_READING_AT or size >= PAUSE_READING_BYTES:
+            self.set_reading(False)
+
+    def pauseProducing(self) -> None:
+        super().pauseProducing()
+        self._update_reading()
+
+    def output_ready(self) -> None:
+        waiters, self._writable_waiters = self._writable_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+        self._update_reading()
+
+    def when_writable(self) -> Deferred[None]:
+        """A Deferred that fires once the client has taken what was sent (at once if so)."""
+        if self.writable or not self.open_for_messages:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._writable_waiters.append(waiter)
+        return waiter
 
     def _run_backlog(self) -> None:
         # A loop rather than recursion: a hook that settles at once must not grow the stack.
@@ -153,12 +199,13 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
         self._running = True
         try:
             while self._backlog and not self._busy:
-                hook, args = self._backlog.popleft()
+                hook, args, size = self._backlog.popleft()
+                self._backlog_bytes -= size
                 self._invoke(hook, args)
         finally:
             self._running = False
-        if self.reading_paused and len(self._backlog) < PAUSE_READING_AT // 2:
-            self.set_reading(True)
+        if self.reading_paused:
+            self._update_reading()
 
     def _invoke(self, hook: Hook, args: tuple[Any, ...]) -> None:
         run = self._hook_context.run

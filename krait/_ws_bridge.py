@@ -31,12 +31,16 @@ from krait._ws_protocol import INTERNAL_ERROR, KraitWebSocketProtocol
 from krait._ws_upgrade import refuse, take_over, upgrade_refusal
 from krait.websockets import (
     IN_QUEUE_PAUSE_AT,
-    IN_QUEUE_RESUME_AT,
+    IN_QUEUE_PAUSE_BYTES,
     WebsocketsAsyncCtrlBase,
     WebsocketsCtrlBase,
+    message_size,
 )
 
 log = Logger(namespace="krait.websockets")
+
+DRAIN_BATCH = 64
+"""Outgoing messages a connection sends per reactor pass before others get their turn."""
 
 
 class ReactorWaker:
@@ -108,7 +112,7 @@ class InboxNotifier:
         pending = list(self._pending.values())
         self._pending.clear()
         for ctrl in pending:
-            ctrl._wake_waiters()
+            ctrl._wake_readers()
 
 
 _notifiers: weakref.WeakKeyDictionary[Any, InboxNotifier] = weakref.WeakKeyDictionary()
@@ -266,9 +270,12 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             type(ctrl).on_in_message_internal is WebsocketsCtrlBase.on_in_message_internal
             and ctrl._in_listener is None
         )
+        self._plain_pop = type(ctrl).pop_out_message is WebsocketsCtrlBase.pop_out_message
         self._wake_lock = threading.Lock()
         self._drain_scheduled = False
         self._inbox: collections.deque[Any] = collections.deque()
+        self._inbox_bytes = 0
+        self._dropping_logged = False
         self._dispatching = False
         self._thread_running = False
         self._started = False
@@ -303,18 +310,42 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
                 self._notifier.deliver(self.ctrl, message)
             else:
                 self.ctrl.on_in_message_internal(message)
-            queue = self.ctrl._in_queue
-            if len(queue) >= IN_QUEUE_PAUSE_AT:
-                # Nobody pops fast enough: let TCP hold the rest instead of our memory.
-                self.set_reading(False)
-                # A thread that popped to the mark before the pause saw nothing to resume.
-                if len(queue) <= IN_QUEUE_RESUME_AT:
-                    self.set_reading(True)
+            ctrl = self.ctrl
+            if len(ctrl._in_queue) >= IN_QUEUE_PAUSE_AT or ctrl._in_bytes >= IN_QUEUE_PAUSE_BYTES:
+                self._queue_full()
             return
         self._inbox.append(message)
-        if len(self._inbox) >= PAUSE_READING_AT:
+        self._inbox_bytes += message_size(message)
+        if len(self._inbox) >= PAUSE_READING_AT or self._inbox_bytes >= IN_QUEUE_PAUSE_BYTES:
             self.set_reading(False)
         self._dispatch()
+
+    def _queue_full(self) -> None:
+        """The controller's incoming queue is over its marks (on the reactor)."""
+        ctrl = self.ctrl
+        with ctrl._lock:
+            if not ctrl._in_queue_full():
+                return  # popped down meanwhile
+            if self._thread_running:
+                # Its thread pops too slowly: let TCP hold the rest instead of our memory.
+                # The pop that brings the queue down again resumes reading (the flag is set
+                # under the lock the pops take, so none can slip between).
+                ctrl._reading_paused = True
+            else:
+                # No thread will ever pop (it returned): keep reading, so that the client's
+                # pings and close still arrive, and drop what does not fit.
+                message = ctrl._in_queue.pop()
+                ctrl._in_bytes -= message_size(message)
+                if not self._dropping_logged:
+                    self._dropping_logged = True
+                    log.warn(
+                        "{ctrl}'s thread has returned and its message queue is full: "
+                        "dropping what {peer} sends",
+                        ctrl=type(ctrl).__name__,
+                        peer=self.peer,
+                    )
+                return
+        self.set_reading(False)
 
     def connection_closed(self, code: int | None, reason: str | None) -> None:
         self._closed = True
@@ -343,6 +374,10 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         # threads may still push messages to this controller (a broadcast, say).
         self._thread_running = False
         self._release_thread_slot()
+        if not self._event_model:
+            with self.ctrl._lock:
+                self.ctrl._reading_paused = False
+            self.set_reading(True)  # nobody pops any more: read on, to see pings and the close
         self._maybe_finished()
 
     def _thread_failed(self, failure: Failure) -> None:
@@ -365,9 +400,8 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         self.ctrl._wake_waiters()
 
     def _queue_drained(self) -> None:
-        """The controller popped its queue down to half: read again (from its thread)."""
-        if self.reading_paused:
-            call_in_reactor(self.hub.reactor, self.set_reading, True)
+        """The controller popped its queue down to the resume marks: read again (any thread)."""
+        call_in_reactor(self.hub.reactor, self.set_reading, True)
 
     def _wake(self) -> None:
         """The controller's out listener: schedule one drain, from any thread."""
@@ -377,15 +411,31 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             self._drain_scheduled = True
         self._waker.request(self._drain)
 
+    def output_ready(self) -> None:
+        self._wake()
+
     def _drain(self) -> None:
-        """Send every queued outgoing message (on the reactor)."""
+        """Send queued outgoing messages (on the reactor), a bounded batch per pass.
+
+        A thread that pushes without pause must not keep the reactor from everything else,
+        and a client that does not read must not make the server buffer without limit: the
+        drain stops when the transport is full and goes on when it asks for more.
+        """
         with self._wake_lock:
             self._drain_scheduled = False
         pop = self.ctrl.pop_out_message
-        message = pop()
-        while message is not None:
-            self.send(message)
+        # Looked at without the lock, which only the pop needs (unless pop is overridden).
+        queue = self.ctrl._out_queue if self._plain_pop else True
+        for _ in range(DRAIN_BATCH):
+            if not queue:
+                return
+            if not self.writable:
+                return  # output_ready() comes back for the rest
             message = pop()
+            if message is None:
+                return
+            self.send(message)
+        self._wake()  # more may wait: after the network has had its turn
 
     def _dispatch(self) -> None:
         """Deliver the waiting messages in the pool, one batch per connection at a time."""
@@ -393,6 +443,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             return
         batch = list(self._inbox)
         self._inbox.clear()
+        self._inbox_bytes = 0
         self._dispatching = True
         delivering = self.pool.run(_deliver_messages, self.ctrl, self.request_state, batch)
         delivering.addCallbacks(self._dispatched, self._dispatch_failed)

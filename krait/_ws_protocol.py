@@ -72,6 +72,8 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.factory = hub.factory
         self._send_message: Any = self.sendMessage
         self.reading_paused = False
+        # False while the transport's buffer is full (the client reads slower than we send).
+        self.writable = True
         self._finished = False
         self._finish_waiters: list[Deferred[None]] = []
 
@@ -89,7 +91,34 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         return None, {"Sec-WebSocket-Protocol": chosen}
 
     def onOpen(self) -> None:
+        # Learn when the client stops reading: the transport pauses its producer.
+        if self.transport is not None:
+            self.transport.registerProducer(self, True)
         self.connection_opened()
+
+    # IPushProducer, for the transport: outgoing backpressure.
+
+    def pauseProducing(self) -> None:
+        self.writable = False
+
+    def resumeProducing(self) -> None:
+        self.writable = True
+        self.output_ready()
+
+    def stopProducing(self) -> None:
+        self.writable = False
+
+    def output_ready(self) -> None:
+        """The transport takes data again after a pause; subclasses send what waits."""
+
+    def onAutoPingTimeout(self) -> None:
+        # While krait itself does not read (its controller is behind), the pong may well be
+        # sitting unread in the socket: wait for the controller rather than drop the peer.
+        timeout = getattr(self, "autoPingTimeout", None)  # set by Autobahn from the factory
+        if self.reading_paused and timeout:
+            self.autoPingTimeoutCall = self.hub.reactor.callLater(timeout, self.onAutoPingTimeout)
+            return
+        super().onAutoPingTimeout()
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         self.message_received(payload if isBinary else payload.decode("utf-8"))

@@ -85,6 +85,23 @@ IN_QUEUE_PAUSE_AT = 256
 """Queued incoming messages at which krait stops reading from a threaded connection."""
 IN_QUEUE_RESUME_AT = IN_QUEUE_PAUSE_AT // 2
 """Queued incoming messages at which it reads again."""
+IN_QUEUE_PAUSE_BYTES = 1024 * 1024
+"""Queued incoming bytes at which krait stops reading from a threaded connection."""
+IN_QUEUE_RESUME_BYTES = IN_QUEUE_PAUSE_BYTES // 2
+"""Queued incoming bytes at which it reads again."""
+OUT_QUEUE_HIGH_BYTES = 1024 * 1024
+"""Queued outgoing bytes above which ``push_out_message`` waits for the client to read."""
+OUT_QUEUE_LOW_BYTES = OUT_QUEUE_HIGH_BYTES // 2
+"""Queued outgoing bytes at which waiting pushes go on."""
+
+
+_SIZED = frozenset({str, bytes, bytearray})
+
+
+def message_size(message: Any) -> int:
+    """About the memory a queued message takes: its length plus an object's overhead."""
+    # Inlined on the per-message paths below: a call costs more than the sum.
+    return len(message) + 64 if message.__class__ in _SIZED else 64
 
 
 class WebsocketsCtrlBase:
@@ -105,7 +122,11 @@ class WebsocketsCtrlBase:
         self._lock = threading.RLock()
         self._in_ready = threading.Condition(self._lock)
         self._in_queue: collections.deque[Any] = collections.deque()
+        self._in_bytes = 0
         self._out_queue: collections.deque[Any] = collections.deque()
+        self._out_bytes = 0
+        self._out_room = threading.Condition(self._lock)
+        self._out_waiting = 0
         self._stop_event = threading.Event()
         # True once a krait server runs this controller (it starts the thread itself).
         self._managed = False
@@ -114,7 +135,9 @@ class WebsocketsCtrlBase:
         self._thread_done.set()
         self._out_listener: Callable[[], None] | None = None
         self._in_listener: Callable[[], None] | None = None
-        # Called (from the popping thread) when the incoming queue shrinks to RESUME_AT.
+        # Set by krait while it does not read from the client because the queue is full;
+        # the pop that brings the queue down to the resume marks calls the drained listener.
+        self._reading_paused = False
         self._in_drained_listener: Callable[[], None] | None = None
 
     def on_start(self) -> None:
@@ -150,6 +173,7 @@ class WebsocketsCtrlBase:
         """
         if self.use_in_message_queue:
             self._in_queue.append(message)
+            self._in_bytes += len(message) + 64 if message.__class__ in _SIZED else 64
         # Without the queue, a controller that does not override this ignores messages, as
         # the original did.
 
@@ -183,35 +207,81 @@ class WebsocketsCtrlBase:
             if not queue:
                 return None
             message = queue.popleft()
-            drained = self._in_drained_listener if len(queue) == IN_QUEUE_RESUME_AT else None
+            self._in_bytes -= len(message) + 64 if message.__class__ in _SIZED else 64
+            drained = None
+            if self._reading_paused and self._in_queue_low():
+                self._reading_paused = False
+                drained = self._in_drained_listener
         if drained is not None:
             drained()
         return message
+
+    def _in_queue_full(self) -> bool:
+        """Whether krait should stop reading from the client (call with the lock held)."""
+        return len(self._in_queue) >= IN_QUEUE_PAUSE_AT or self._in_bytes >= IN_QUEUE_PAUSE_BYTES
+
+    def _in_queue_low(self) -> bool:
+        """Whether krait may read again (call with the lock held)."""
+        return len(self._in_queue) <= IN_QUEUE_RESUME_AT and self._in_bytes <= IN_QUEUE_RESUME_BYTES
 
     def _has_message_or_stop(self) -> bool:
         return bool(self._in_queue) or self._stop_event.is_set()
 
     def _wake_waiters(self) -> None:
-        """Wake threads waiting in :meth:`pop_in_message` (called by krait after on_stop)."""
+        """Wake threads waiting in :meth:`pop_in_message` or :meth:`push_out_message`
+        (called by krait after on_stop)."""
+        with self._lock:
+            self._in_ready.notify_all()
+            self._out_room.notify_all()
+
+    def _wake_readers(self) -> None:
+        """Wake threads waiting in :meth:`pop_in_message` (krait, after queueing messages)."""
         with self._lock:
             self._in_ready.notify_all()
 
     def push_out_message(self, message: Any) -> None:
         """Send a message: ``str`` as a text frame, ``bytes`` as a binary frame.
 
+        It leaves at once, without polling. While more than 1 MiB waits for a client that
+        does not read, a push from a thread of the pool waits for it to read (never on the
+        event loop, and never once the connection is closing).
+
         Args:
-            message: the message to send; it leaves at once, without polling.
+            message: the message to send.
         """
         with self._lock:
             self._out_queue.append(message)
+            self._out_bytes += len(message) + 64 if message.__class__ in _SIZED else 64
+            full = self._out_bytes > OUT_QUEUE_HIGH_BYTES
         listener = self._out_listener
         if listener is not None:
             listener()
+            if full and not threadable.isInIOThread():
+                self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        with self._lock:
+            self._out_waiting += 1
+            try:
+                while (
+                    self._out_bytes > OUT_QUEUE_LOW_BYTES
+                    and self._out_listener is not None
+                    and not self._stop_event.is_set()
+                ):
+                    self._out_room.wait(1.0)
+            finally:
+                self._out_waiting -= 1
 
     def pop_out_message(self) -> Any:
         """The oldest outgoing message, removed from the queue, or None if there is none."""
         with self._lock:
-            return self._out_queue.popleft() if self._out_queue else None
+            if not self._out_queue:
+                return None
+            message = self._out_queue.popleft()
+            self._out_bytes -= len(message) + 64 if message.__class__ in _SIZED else 64
+            if self._out_waiting and self._out_bytes <= OUT_QUEUE_LOW_BYTES:
+                self._out_room.notify_all()
+            return message
 
     def on_stop(self) -> None:
         """Called by krait when the connection closes, however it closes; sets the stop flag."""
@@ -246,6 +316,8 @@ class _Connection(Protocol):
     def send(self, message: Any) -> None: ...
 
     def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+    def when_writable(self) -> Any: ...
 
 
 class WebsocketsAsyncCtrlBase:
@@ -300,6 +372,19 @@ class WebsocketsAsyncCtrlBase:
         if connection is None or (io_thread is not None and threading.get_ident() != io_thread):
             connection = self._checked_connection("send")  # raises, saying why
         connection.send(message)
+
+    def when_writable(self) -> Any:
+        """A Deferred that fires once the client has taken what was sent so far.
+
+        It fires at once while the client keeps up (and once the connection is closed).
+        A controller that sends on its own, not in answer to messages, should await it
+        between sends, or a client that does not read makes the server buffer everything.
+        (Answers to messages need not: krait stops reading from such a client.)
+
+        Raises:
+            RuntimeError: the connection is not open yet, or this is not the event loop.
+        """
+        return self._checked_connection("when_writable").when_writable()
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start closing the connection; :meth:`on_close` follows.

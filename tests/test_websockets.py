@@ -401,3 +401,41 @@ def test_a_controller_thread_that_never_stops_does_not_hang_shutdown(
     finally:
         ws.close()
     assert "leaving them behind" in server.stderr()
+
+
+def _count_marker(site: Path, tag: str, what: str) -> int:
+    assert wait_for(lambda: any((site / ".markers").glob(f"{tag}.{what}-*")))
+    (found,) = (site / ".markers").glob(f"{tag}.{what}-*")
+    return int(found.name.rsplit("-", 1)[1])
+
+
+def test_a_thread_pushing_without_pause_does_not_hold_up_other_requests(server: Server) -> None:
+    ws = connect(server, "/echo?kind=tiny-pusher")
+    try:
+        for _ in range(5):
+            page = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/echo", timeout=10)
+            assert page.read() == b"plain GET: no upgrade"
+    finally:
+        ws.close(timeout=1)
+
+
+@pytest.mark.parametrize(("kind", "what"), [("pusher", "pushed"), ("async-pusher", "sent")])
+def test_a_client_that_does_not_read_makes_a_sending_controller_wait(
+    server: Server, site: Path, kind: str, what: str
+) -> None:
+    tag = f"unread-{kind}"
+    ws = connect(server, f"/echo?kind={kind}&tag={tag}")
+    time.sleep(1.5)  # reads nothing meanwhile
+    ws.sock.close()
+    # 64 KiB messages: what fits in krait's 1 MiB and the sockets' buffers, not gigabytes.
+    assert _count_marker(site, tag, what) < 400
+
+
+def test_a_client_flooding_a_controller_whose_thread_returned_can_still_close(
+    server: Server, site: Path
+) -> None:
+    ws = connect(server, "/echo?kind=push-only&tag=flooded")
+    for _ in range(400):
+        ws.send("f" * 4096)  # 1.6 MB: over the queue's marks, and nobody pops
+    ws.close()
+    assert wait_for(marker(site, "flooded").exists)

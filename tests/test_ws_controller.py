@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from krait.websockets import IN_QUEUE_PAUSE_AT, IN_QUEUE_RESUME_AT, WebsocketsCtrlBase
+from krait.websockets import (
+    IN_QUEUE_PAUSE_AT,
+    IN_QUEUE_PAUSE_BYTES,
+    IN_QUEUE_RESUME_AT,
+    OUT_QUEUE_HIGH_BYTES,
+    WebsocketsCtrlBase,
+    message_size,
+)
 
 
 def test_pop_in_message_is_none_at_once_when_the_queue_is_empty() -> None:
@@ -71,9 +78,56 @@ def test_drained_listener_fires_when_the_queue_falls_to_the_resume_mark() -> Non
     ctrl._in_drained_listener = lambda: fired_at.append(len(ctrl._in_queue))
     for number in range(IN_QUEUE_PAUSE_AT):
         ctrl.on_in_message_internal(number)
+    assert ctrl._in_queue_full()
+    ctrl._reading_paused = True  # as krait sets it when it stops reading
     while ctrl.pop_in_message() is not None:
         pass
-    assert fired_at == [IN_QUEUE_RESUME_AT]
+    assert fired_at == [IN_QUEUE_RESUME_AT]  # once, at the mark
+
+
+def test_incoming_queue_is_full_by_bytes_as_well_as_by_count() -> None:
+    ctrl = WebsocketsCtrlBase()
+    overhead = message_size(b"")
+    ctrl.on_in_message_internal(b"x" * (IN_QUEUE_PAUSE_BYTES - 2 * overhead))
+    assert not ctrl._in_queue_full()
+    ctrl.on_in_message_internal(b"y" * overhead)
+    assert ctrl._in_queue_full()
+    ctrl.pop_in_message()
+    assert ctrl._in_queue_low()
+
+
+def test_push_waits_while_the_client_does_not_read_and_goes_on_when_it_does() -> None:
+    ctrl = WebsocketsCtrlBase()
+    ctrl._out_listener = lambda: None  # as krait sets it while the connection is open
+    big = b"z" * (OUT_QUEUE_HIGH_BYTES // 2 - message_size(b""))
+    ctrl.push_out_message(big)
+    ctrl.push_out_message(big)  # exactly at the mark: no wait
+    pushed = threading.Event()
+    pusher = threading.Thread(
+        target=lambda: (ctrl.push_out_message(b"more"), pushed.set()), daemon=True
+    )
+    pusher.start()
+    assert not pushed.wait(0.2)  # over the mark: it waits
+    assert ctrl.pop_out_message() is big
+    assert not pushed.wait(0.2)  # still over the low mark
+    assert ctrl.pop_out_message() is big  # the client reads on: below the low mark
+    assert pushed.wait(5)
+    pusher.join(5)
+
+
+def test_a_waiting_push_returns_when_the_connection_stops() -> None:
+    ctrl = WebsocketsCtrlBase()
+    ctrl._out_listener = lambda: None
+    ctrl.push_out_message(b"z" * OUT_QUEUE_HIGH_BYTES)
+    pushed = threading.Event()
+    pusher = threading.Thread(
+        target=lambda: (ctrl.push_out_message(b"more"), pushed.set()), daemon=True
+    )
+    pusher.start()
+    assert not pushed.wait(0.2)
+    ctrl.on_stop()
+    assert pushed.wait(5)
+    pusher.join(5)
 
 
 class _Echo(WebsocketsCtrlBase):

@@ -137,6 +137,55 @@ class SlowStart(WebsocketsCtrlBase):
                     self.push_out_message(f"got {count}")
 
 
+class Pusher(WebsocketsCtrlBase):
+    # Pushes 64 KiB messages without pause; counts them in a marker when it stops.
+
+    def __init__(self, tag=None):
+        super().__init__()
+        self.tag = tag
+        self.pushed = 0
+
+    def on_thread_start(self):
+        chunk = b"p" * 65536
+        while not self.should_stop():
+            self.push_out_message(chunk)
+            self.pushed += 1
+        mark(self.tag, f"pushed-{self.pushed}")
+
+
+class TinyPusher(WebsocketsCtrlBase):
+    # Pushes one-byte messages as fast as a thread can.
+
+    def __init__(self, tag=None):
+        super().__init__()
+
+    def on_thread_start(self):
+        while not self.should_stop():
+            self.push_out_message(b"x")
+
+
+class AsyncPusher(WebsocketsAsyncCtrlBase):
+    # Sends 64 KiB messages on its own, waiting for the client between them.
+
+    def __init__(self, tag=None):
+        self.tag = tag
+        self.sent = 0
+
+    async def on_open(self):
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        chunk = b"a" * 65536
+        while self.is_open and self.sent < 100_000:
+            self.send(chunk)
+            self.sent += 1
+            await self.when_writable()
+            await deferLater(reactor, 0, lambda: None)
+
+    def on_close(self, code, reason):
+        mark(self.tag, f"sent-{self.sent}")
+
+
 PUSH_TARGETS = {}
 
 
@@ -168,7 +217,14 @@ class StuckCtrl(WebsocketsCtrlBase):
 
 
 KINDS = {"queue": QueueEcho, "poll": PollEcho, "event": EventEcho, "async": AsyncEcho}
-EXTRA_KINDS = {"stuck": StuckCtrl, "push-only": PushOnly, "slow-start": SlowStart}
+EXTRA_KINDS = {
+    "stuck": StuckCtrl,
+    "push-only": PushOnly,
+    "slow-start": SlowStart,
+    "pusher": Pusher,
+    "tiny-pusher": TinyPusher,
+    "async-pusher": AsyncPusher,
+}
 """
 
 ECHO = """\
