@@ -29,7 +29,9 @@ def build_site(
     """
     config = load_site(site_root)
     pool = WorkerPool(reactor, threads, "krait-pages")
-    ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets", join_timeout=5.0)
+    # The hub already gave connections a 5 s grace before the pool stops: a thread still
+    # running then will not return in the next second either.
+    ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets", join_timeout=1.0)
     root = KraitRoot(config, pool, debug=debug, ws_pool=ws_pool, ws_settings=ws_settings)
     site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
     return config, site

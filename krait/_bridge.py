@@ -127,8 +127,8 @@ class WorkerPool:
         stuck = [thread.name for thread in threads if thread.is_alive()]
         if stuck:
             log.warn(
-                "{count} thread(s) of {pool} still busy {timeout}s after shutdown began; "
-                "leaving them behind: {names}",
+                "{count} thread(s) of {pool} still busy {timeout}s after the pool began "
+                "stopping; leaving them behind: {names}",
                 count=len(stuck),
                 pool=self.name,
                 timeout=self.join_timeout,

@@ -285,6 +285,14 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
     def describe(self) -> str:
         return f"{type(self.ctrl).__name__} serving {self.peer}"
 
+    def shutdown_hint(self) -> str:
+        if not self._thread_running:
+            return ""
+        return (
+            " (its on_thread_start never checked should_stop(); a thread that does not return"
+            " keeps the process alive)"
+        )
+
     def connection_opened(self) -> None:
         self._started = True
         self.ctrl._managed = True

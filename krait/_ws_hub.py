@@ -99,10 +99,10 @@ class WebsocketsHub:
     def _grace_expired(self, done: Deferred[None]) -> None:
         for protocol in list(self.connections):
             log.warn(
-                "{what} was still running {grace}s after shutdown began; dropping it (a "
-                "controller thread that never checks should_stop() keeps the process alive)",
+                "{what} was still running {grace}s after shutdown began; dropping it{hint}",
                 what=protocol.describe(),
                 grace=self.settings.shutdown_grace,
+                hint=protocol.shutdown_hint(),
             )
             protocol.abort()
         if not done.called:

@@ -205,6 +205,10 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         else:
             self.close(GOING_AWAY, "server shutting down")
 
+    def shutdown_hint(self) -> str:
+        """Why the connection may have outlived the shutdown grace, for the log, or ""."""
+        return ""
+
     def describe(self) -> str:
         """A short description for log messages."""
         return f"WebSocket connection from {self.peer}"

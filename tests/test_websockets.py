@@ -401,6 +401,7 @@ def test_a_controller_thread_that_never_stops_does_not_hang_shutdown(
     finally:
         ws.close()
     assert "leaving them behind" in server.stderr()
+    assert "never checked should_stop()" in server.stderr()  # the log says which and why
 
 
 def _count_marker(site: Path, tag: str, what: str) -> int:
