@@ -51,7 +51,6 @@ def tls_site(tmp_path: Path, authority: trustme.CA) -> Path:
             ".private/ssl/cert.pem": b"".join(b.bytes() for b in cert.cert_chain_pems),
             ".private/ssl/key.pem": encrypted,
             ".private/ssl/pk_passphrase": PASSPHRASE + "\n",
-            ".private/ssl/plain-key.pem": cert.private_key_pem.bytes(),
             "index.html": "secure hello",
         },
     )
@@ -62,129 +61,6 @@ def client_context(authority: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     authority.configure_trust(context)
     return context
-
-
-def test_https_port_uses_config_certificate_and_encrypted_key(
-    tls_site: Path, tmp_path: Path, authority: trustme.CA
-) -> None:
-    port = free_port()
-    server = start_server(
-        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
-    )
-    try:
-        wait_for_port(port, server.process)
-        body = urllib.request.urlopen(
-            f"https://127.0.0.1:{port}/", context=client_context(authority)
-        ).read()
-        assert body == b"secure hello"
-    finally:
-        assert server.stop() == 0
-
-
-def test_https_serves_beside_plain_http(
-    tls_site: Path, tmp_path: Path, authority: trustme.CA
-) -> None:
-    port = free_port()
-    server = start_server(tls_site, tmp_path / "log", "--https", str(port))
-    try:
-        wait_for_port(port, server.process)
-        assert urllib.request.urlopen(server.url + "/").read() == b"secure hello"
-        secure = urllib.request.urlopen(
-            f"https://127.0.0.1:{port}/", context=client_context(authority)
-        )
-        assert secure.read() == b"secure hello"
-    finally:
-        server.stop()
-
-
-def test_ssl_endpoint_string(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
-    port = free_port()
-    ssl_dir = tls_site / ".private" / "ssl"
-    endpoint = (
-        f"ssl:{port}:interface=127.0.0.1"
-        f":privateKey={ssl_dir / 'plain-key.pem'}:certKey={ssl_dir / 'cert.pem'}"
-    )
-    server = start_server(
-        tls_site, tmp_path / "log", "--listen", endpoint, listen=False, wait=False
-    )
-    try:
-        wait_for_port(port, server.process)
-        body = urllib.request.urlopen(
-            f"https://127.0.0.1:{port}/", context=client_context(authority)
-        ).read()
-        assert body == b"secure hello"
-    finally:
-        server.stop()
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_tls_older_than_1_2_is_refused(
-    tls_site: Path, tmp_path: Path, authority: trustme.CA
-) -> None:
-    port = free_port()
-    server = start_server(
-        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
-    )
-    try:
-        wait_for_port(port, server.process)
-        context = client_context(authority)
-        try:
-            context.minimum_version = ssl.TLSVersion.TLSv1_1
-            context.maximum_version = ssl.TLSVersion.TLSv1_1
-        except ValueError:
-            pytest.skip("this OpenSSL cannot even offer TLS 1.1")
-        with socket.create_connection(("127.0.0.1", port)) as raw, pytest.raises(ssl.SSLError):
-            context.wrap_socket(raw, server_hostname="127.0.0.1").do_handshake()
-        modern = client_context(authority)
-        modern.minimum_version = ssl.TLSVersion.TLSv1_2
-        with (
-            socket.create_connection(("127.0.0.1", port)) as raw,
-            modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-        ):
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
-    finally:
-        server.stop()
-
-
-def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
-    port = free_port()
-    server = start_server(
-        tls_site, tmp_path / "log", "--https", str(port), listen=False, wait=False
-    )
-    try:
-        wait_for_port(port, server.process)
-        context = client_context(authority)
-        context.set_alpn_protocols(["h2", "http/1.1"])
-        with (
-            socket.create_connection(("127.0.0.1", port)) as raw,
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-        ):
-            assert tls.selected_alpn_protocol() == "h2"
-        curl = shutil.which("curl")
-        if curl is None:
-            return
-        ca_file = tmp_path / "ca.pem"
-        authority.cert_pem.write_to_path(str(ca_file))
-        done = subprocess.run(
-            [
-                curl,
-                "-s",
-                "--http2",
-                "--cacert",
-                str(ca_file),
-                "-w",
-                "%{http_version}",
-                f"https://127.0.0.1:{port}/",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        if "HTTP2" not in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout:
-            return
-        assert done.stdout == "secure hello2"
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -227,6 +103,109 @@ def tls_server(
         yield TlsServer(server, port, ca_file)
     finally:
         assert server.stop() == 0
+
+
+@contextlib.contextmanager
+def https_site(site: Path, tmp_path: Path) -> Iterator[int]:
+    """Serve ``site`` with ``--https`` on a free port (its certificate from krait.config)."""
+    port = free_port()
+    server = start_server(site, tmp_path / "log", "--https", str(port), listen=False, wait=False)
+    try:
+        wait_for_port(port, server.process)
+        yield port
+    finally:
+        assert server.stop() == 0
+
+
+def test_https_port_uses_config_certificate_and_encrypted_key(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    with https_site(tls_site, tmp_path) as port:
+        body = urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/", context=client_context(authority)
+        ).read()
+        assert body == b"secure hello"
+
+
+def test_https_serves_beside_plain_http(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    port = free_port()
+    server = start_server(tls_site, tmp_path / "log", "--https", str(port))
+    try:
+        wait_for_port(port, server.process)
+        assert urllib.request.urlopen(server.url + "/").read() == b"secure hello"
+        secure = urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/", context=client_context(authority)
+        )
+        assert secure.read() == b"secure hello"
+    finally:
+        server.stop()
+
+
+def test_ssl_endpoint_string(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
+    with tls_server(tmp_path, authority, tls_site) as tls:
+        body = urllib.request.urlopen(
+            f"https://127.0.0.1:{tls.port}/", context=client_context(authority)
+        ).read()
+        assert body == b"secure hello"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tls_older_than_1_2_is_refused(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    with https_site(tls_site, tmp_path) as port:
+        context = client_context(authority)
+        try:
+            context.minimum_version = ssl.TLSVersion.TLSv1_1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        except ValueError:
+            pytest.skip("this OpenSSL cannot even offer TLS 1.1")
+        with socket.create_connection(("127.0.0.1", port)) as raw, pytest.raises(ssl.SSLError):
+            context.wrap_socket(raw, server_hostname="127.0.0.1").do_handshake()
+        modern = client_context(authority)
+        modern.minimum_version = ssl.TLSVersion.TLSv1_2
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_http2_is_negotiated_by_alpn(tls_site: Path, tmp_path: Path, authority: trustme.CA) -> None:
+    with https_site(tls_site, tmp_path) as port:
+        context = client_context(authority)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.selected_alpn_protocol() == "h2"
+        curl = shutil.which("curl")
+        if (
+            curl is None
+            or "HTTP2" not in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout
+        ):
+            return
+        ca_file = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(ca_file))
+        done = subprocess.run(
+            [
+                curl,
+                "-s",
+                "--http2",
+                "--cacert",
+                str(ca_file),
+                "-w",
+                "%{http_version}",
+                f"https://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert done.stdout == "secure hello2"
 
 
 @pytest.mark.parametrize("kind", ["queue", "async"])
