@@ -34,17 +34,6 @@ _TOO_LARGE_BODY = b"413 Content Too Large: the request body is over %d bytes\n"
 _VALID_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
 
 
-def _too_large_answer(limit: int) -> bytes:
-    """The complete HTTP/1.1 413 answer for a body over ``limit`` bytes."""
-    body = _TOO_LARGE_BODY % limit
-    return (
-        b"HTTP/1.1 413 Content Too Large\r\nDate: %s\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (http.datetimeToString(), len(body), body)
-    )
-
-
 def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     """Why a request's Host header fields are unacceptable (RFC 9112 §3.2), or None."""
     if not values:
@@ -118,7 +107,7 @@ class KraitRequest(server.Request):
             if size > limit and self._length_unknown:
                 cast(Any, self.channel).abortConnection()
             return
-        transport.write(_too_large_answer(limit))
+        transport.write(refusal(413, limit))
         transport.loseConnection()
 
     def process(self) -> None:
@@ -172,14 +161,20 @@ class KraitRequest(server.Request):
 
 _LIMIT_ANSWERS = {
     400: b"400 Bad Request: the request is malformed\n",
+    413: _TOO_LARGE_BODY,
     414: b"414 URI Too Long: the request line is over %d bytes\n",
     431: b"431 Request Header Fields Too Large: the request head is over %d bytes\n",
 }
-_REASONS = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    400: b"Bad Request",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 
 def refusal(code: int, limit: int = 0) -> bytes:
-    """A complete HTTP/1.1 answer for a request refused before it was parsed, with a reason."""
+    """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
     body = _LIMIT_ANSWERS[code] % limit if b"%d" in _LIMIT_ANSWERS[code] else _LIMIT_ANSWERS[code]
     return (
         b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
