@@ -80,11 +80,6 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def send_raw(server: Server, data: bytes) -> bytes:
-    """Send raw bytes and read until the server closes the connection."""
-    return raw_exchange(server.port, data)
-
-
 def test_url_route_serves_its_target(routed: Server, http: requests.Session) -> None:
     response = http.get(routed.url + "/exact")
     assert response.status_code == 200
@@ -154,7 +149,9 @@ def test_method_not_allowed_on_a_get_route_lists_get_and_head(
 
 
 def test_options_on_a_routed_path_answers_allow(routed: Server) -> None:
-    raw = send_raw(routed, b"OPTIONS /submit HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        routed.port, b"OPTIONS /submit HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert status_of(raw) == 204
     assert b"\r\nAllow: OPTIONS, POST\r\n" in head + b"\r\n"
@@ -244,35 +241,39 @@ def test_default_route_serves_only_get_and_head(default: Server, http: requests.
     ids=["garbage", "no-version", "extra-token", "bad-header", "control-in-method", "bad-length"],
 )
 def test_malformed_request_gets_a_bad_request_answer(default: Server, request_bytes: bytes) -> None:
-    raw = send_raw(default, request_bytes)
+    raw = raw_exchange(default.port, request_bytes)
     assert raw.startswith(b"HTTP/1.1 400 ")
 
 
 @pytest.mark.parametrize("path", ["/%ff", "/a%zz", "/%c0%ae", "/%ed%a0%80", "/a%0ab"])
 def test_undecodable_path_is_a_bad_request(default: Server, path: str) -> None:
-    raw = send_raw(default, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    raw = raw_exchange(
+        default.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
     assert status_of(raw) == 400
     assert b"<h1>400 Bad Request</h1>" in raw
 
 
 def test_server_keeps_serving_after_a_bad_request(default: Server, http: requests.Session) -> None:
-    send_raw(default, b"GARBAGE\r\n\r\n")
+    raw_exchange(default.port, b"GARBAGE\r\n\r\n")
     assert http.get(default.url + "/about").status_code == 200
 
 
 def test_absolute_form_request_target_is_served(default: Server) -> None:
-    raw = send_raw(default, b"GET http://x/about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        default.port, b"GET http://x/about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert status_of(raw) == 200
     assert raw.endswith(b"<h1>about</h1>\n")
 
 
 def test_http11_request_without_host_is_a_bad_request(default: Server) -> None:
-    raw = send_raw(default, b"GET /about HTTP/1.1\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(default.port, b"GET /about HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 400
 
 
 def test_request_target_without_leading_slash_is_a_bad_request(default: Server) -> None:
-    raw = send_raw(default, b"GET about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(default.port, b"GET about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(raw) == 400
 
 

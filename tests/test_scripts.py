@@ -138,11 +138,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def send_raw(server: Server, data: bytes) -> bytes:
-    """Send raw bytes and read until the server closes the connection."""
-    return raw_exchange(server.port, data)
-
-
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll ``condition`` until it holds or ``timeout`` passes (for logs written async)."""
     deadline = time.monotonic() + timeout
@@ -205,7 +200,7 @@ def test_extra_headers_ride_along_with_a_custom_response(
 
 
 def test_redirect_is_a_302_found_with_location(site: Server) -> None:
-    raw = send_raw(site, b"GET /redirect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(site.port, b"GET /redirect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 302 Found\r\n")
     assert b"\r\nLocation: /text\r\n" in raw
 
@@ -227,7 +222,7 @@ def test_status_lines_carry_the_standard_reason_phrase(
     site: Server, path: str, status_line: bytes
 ) -> None:
     request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
-    assert send_raw(site, request).startswith(status_line)
+    assert raw_exchange(site.port, request).startswith(status_line)
 
 
 def test_response_classes_send_their_bodies(site: Server, http: requests.Session) -> None:
@@ -237,7 +232,9 @@ def test_response_classes_send_their_bodies(site: Server, http: requests.Session
 
 
 def test_no_content_response_has_no_body_and_no_length(site: Server) -> None:
-    raw = send_raw(site, b"GET /no_content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        site.port, b"GET /no_content HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 204 No Content\r\n")
     assert b"content-length" not in head.lower()
@@ -294,7 +291,9 @@ def test_head_gives_the_get_headers_without_a_body(site: Server) -> None:
 
 
 def test_generator_body_is_streamed_in_chunks(site: Server) -> None:
-    raw = send_raw(site, b"GET /generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        site.port, b"GET /generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"\r\nTransfer-Encoding: chunked" in head
     assert b"content-length" not in head.lower()
@@ -306,7 +305,9 @@ def test_generator_body_is_streamed_in_chunks(site: Server) -> None:
 
 def test_head_does_not_run_a_generator_body(site: Server) -> None:
     flag = site.log_dir.parent / "site" / "generator-ran.flag"
-    raw = send_raw(site, b"HEAD /head_generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_exchange(
+        site.port, b"HEAD /head_generator HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert (body, flag.exists()) == (b"", False)
@@ -315,8 +316,8 @@ def test_head_does_not_run_a_generator_body(site: Server) -> None:
 
 
 def test_a_pages_own_framing_headers_cannot_split_the_response(site: Server) -> None:
-    raw = send_raw(
-        site,
+    raw = raw_exchange(
+        site.port,
         b"GET /lying_length HTTP/1.1\r\nHost: x\r\n\r\n"
         b"GET /own_chunking HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
@@ -331,8 +332,8 @@ def test_a_pages_own_framing_headers_cannot_split_the_response(site: Server) -> 
 
 
 def test_a_pages_connection_close_closes_the_connection(site: Server) -> None:
-    raw = send_raw(
-        site,
+    raw = raw_exchange(
+        site.port,
         b"GET /says_close HTTP/1.1\r\nHost: x\r\n\r\nGET /thread HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     assert raw.count(b"HTTP/1.1 200") == 1
