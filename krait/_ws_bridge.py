@@ -30,7 +30,6 @@ from krait._ws_hub import WebsocketsHub
 from krait._ws_protocol import INTERNAL_ERROR, KraitWebSocketProtocol
 from krait._ws_upgrade import refuse, take_over, upgrade_refusal
 from krait.websockets import (
-    IN_QUEUE_PAUSE_AT,
     IN_QUEUE_PAUSE_BYTES,
     WebsocketsAsyncCtrlBase,
     WebsocketsCtrlBase,
@@ -318,8 +317,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
                 self._notifier.deliver(self.ctrl, message)
             else:
                 self.ctrl.on_in_message_internal(message)
-            ctrl = self.ctrl
-            if len(ctrl._in_queue) >= IN_QUEUE_PAUSE_AT or ctrl._in_bytes >= IN_QUEUE_PAUSE_BYTES:
+            if self.ctrl._in_queue_full():
                 self._queue_full()
             return
         self._inbox.append(message)
