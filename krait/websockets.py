@@ -100,7 +100,6 @@ _SIZED = frozenset({str, bytes, bytearray})
 
 def message_size(message: Any) -> int:
     """About the memory a queued message takes: its length plus an object's overhead."""
-    # Inlined on the per-message paths below: a call costs more than the sum.
     return len(message) + 64 if message.__class__ in _SIZED else 64
 
 
@@ -173,7 +172,7 @@ class WebsocketsCtrlBase:
         """
         if self.use_in_message_queue:
             self._in_queue.append(message)
-            self._in_bytes += len(message) + 64 if message.__class__ in _SIZED else 64
+            self._in_bytes += message_size(message)
         # Without the queue, a controller that does not override this ignores messages, as
         # the original did.
 
@@ -207,7 +206,7 @@ class WebsocketsCtrlBase:
             if not queue:
                 return None
             message = queue.popleft()
-            self._in_bytes -= len(message) + 64 if message.__class__ in _SIZED else 64
+            self._in_bytes -= message_size(message)
             drained = None
             if self._reading_paused and self._in_queue_low():
                 self._reading_paused = False
@@ -251,7 +250,7 @@ class WebsocketsCtrlBase:
         """
         with self._lock:
             self._out_queue.append(message)
-            self._out_bytes += len(message) + 64 if message.__class__ in _SIZED else 64
+            self._out_bytes += message_size(message)
             full = self._out_bytes > OUT_QUEUE_HIGH_BYTES
         listener = self._out_listener
         if listener is not None:
@@ -278,7 +277,7 @@ class WebsocketsCtrlBase:
             if not self._out_queue:
                 return None
             message = self._out_queue.popleft()
-            self._out_bytes -= len(message) + 64 if message.__class__ in _SIZED else 64
+            self._out_bytes -= message_size(message)
             if self._out_waiting and self._out_bytes <= OUT_QUEUE_LOW_BYTES:
                 self._out_room.notify_all()
             return message
