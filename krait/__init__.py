@@ -11,12 +11,13 @@ a request (at import time, or in a thread of your own) they read as the original
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import types
 from typing import Any
 
-from krait import _context
+from krait import _context, config, cookie, mvc
 from krait._context import NoActiveRequestError
 from krait._request import Request
 from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
@@ -28,12 +29,16 @@ __all__ = [
     "ResponseBadRequest",
     "ResponseNotFound",
     "ResponseRedirect",
+    "config",
+    "cookie",
     "extra_headers",
     "get_full_path",
+    "mvc",
     "request",
     "response",
     "set_content_type",
     "site_root",
+    "websockets",  # imported on first use, see _KraitModule.__getattr__
 ]
 
 site_root: str | None = None
@@ -74,7 +79,15 @@ class _KraitModule(types.ModuleType):
     """Routes the request-scoped attributes of ``krait`` to the active request's state."""
 
     def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *("request", "response", "extra_headers")})
+        return sorted({*super().__dir__(), *("request", "response", "extra_headers", "websockets")})
+
+    def __getattr__(self, name: str) -> Any:
+        # The original's krait/__init__.py imported its submodules, and real sites use
+        # krait.websockets after a bare `import krait`. It needs Twisted, so it is imported on
+        # first use: a pure core (krait._ranges, ...) stays importable without Twisted.
+        if name == "websockets":
+            return importlib.import_module("krait.websockets")
+        raise AttributeError(f"module 'krait' has no attribute {name!r}")
 
     @property
     def request(self) -> Any:
