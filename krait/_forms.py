@@ -20,6 +20,7 @@ __all__ = [
     "MAX_PARTS",
     "MAX_PART_HEADER_BYTES",
     "MultipartError",
+    "NotMultipartError",
     "Part",
     "boundary_from_content_type",
     "iter_multipart",
@@ -47,6 +48,14 @@ class MultipartError(ValueError):
 
     The message is a reason for a human, e.g. ``"multipart body ends before its closing
     boundary"``; krait answers such a request with 400 and that reason.
+    """
+
+
+class NotMultipartError(MultipartError):
+    """The request does not claim to be a multipart form: its Content-Type is missing, is
+    another type, or has no usable boundary.
+
+    ``Request.get_multipart_form()`` answers None for it, as the original did.
     """
 
 
@@ -141,24 +150,24 @@ def boundary_from_content_type(content_type: str | None) -> bytes:
         The boundary as bytes, without the leading ``--``.
 
     Raises:
-        MultipartError: the type is missing or not multipart/form-data, or the boundary is
+        NotMultipartError: the type is missing or not multipart/form-data, or the boundary is
             missing or invalid (RFC 2046: 1 to 70 characters from a small set).
     """
     if not content_type:
-        raise MultipartError(
+        raise NotMultipartError(
             "the request has no Content-Type; a multipart form needs "
             "'Content-Type: multipart/form-data; boundary=...'"
         )
     media_type, params = parse_content_type(content_type)
     if media_type != "multipart/form-data":
-        raise MultipartError(
+        raise NotMultipartError(
             f"the request's Content-Type is {media_type!r}, not 'multipart/form-data'"
         )
     boundary = params.get("boundary")
     if not boundary:
-        raise MultipartError("the multipart/form-data Content-Type has no boundary parameter")
+        raise NotMultipartError("the multipart/form-data Content-Type has no boundary parameter")
     if len(boundary) > 70 or boundary.endswith(" ") or not _BOUNDARY_CHARS.issuperset(boundary):
-        raise MultipartError(
+        raise NotMultipartError(
             f"the multipart boundary {boundary!r} is invalid: it must be 1 to 70 letters, "
             "digits or '()+_,-./:=? characters, not ending in a space"
         )

@@ -8,13 +8,22 @@ parsing lives in :mod:`krait._forms` and its results are cached on the request.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping
 from typing import IO, NamedTuple
 from urllib.parse import quote
 
-from krait._forms import Part, boundary_from_content_type, iter_multipart, parse_query
+from krait._forms import (
+    NotMultipartError,
+    Part,
+    boundary_from_content_type,
+    iter_multipart,
+    parse_query,
+)
 
 __all__ = ["Request"]
+
+log = logging.getLogger("krait.request")
 
 UPLOAD_SPOOL_THRESHOLD = 1 << 20
 """Uploaded parts larger than this many bytes are kept on disk, not in memory."""
@@ -152,19 +161,25 @@ class Request:
             self._post_form = parse_query(self.body.decode("utf-8", errors="replace"))
         return dict(self._post_form)
 
-    def get_multipart_form(self) -> list[Request.MultipartFormData]:
+    def get_multipart_form(self) -> list[Request.MultipartFormData] | None:
         """Extract an HTTP multipart form from the request body.
 
         Every part's content is loaded into memory; for big uploads use :meth:`get_uploads`.
 
         Returns:
-            The HTTP form parts, in body order.
+            The HTTP form parts, in body order; None (logging why) when the request is not a
+            multipart form: no Content-Type, another type, or no boundary, as in the original.
 
         Raises:
-            krait._forms.MultipartError: the Content-Type is not ``multipart/form-data`` with a
-                boundary, or the body is malformed; krait answers 400 with the reason.
+            krait._forms.MultipartError: the body of a multipart form is malformed; krait
+                answers 400 with the reason.
         """
         if self._multipart_form is None:
+            try:
+                boundary_from_content_type(self.headers.get("content-type"))
+            except NotMultipartError as error:
+                log.warning("get_multipart_form() returns None: %s", error)
+                return None
             self._multipart_form = [
                 self.MultipartFormData(
                     _read_all(part.file), part.name, part.filename, part.content_type

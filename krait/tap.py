@@ -143,12 +143,14 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
     from krait._app import build_site
+    from krait._stdlib_log import forward_stdlib_logging
     from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
+    forward_stdlib_logging()
     site_config, factory = build_site(
         options["site"],
         reactor=reactor,

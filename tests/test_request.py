@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import pytest
@@ -121,14 +122,36 @@ def test_multipart_form_is_parsed_once() -> None:
         ({"content-type": MULTIPART_TYPE}, MULTIPART_BODY[:-12], "closing boundary"),
     ],
 )
-def test_bad_multipart_request_raises_multipart_error(
+def test_bad_multipart_request_raises_multipart_error_from_uploads(
     headers: dict[str, str], body: bytes, reason: str
 ) -> None:
     request = make_request(body, headers)
     with pytest.raises(MultipartError, match=reason):
-        request.get_multipart_form()
-    with pytest.raises(MultipartError, match=reason):
         request.get_uploads()
+
+
+def test_malformed_multipart_body_raises_multipart_error() -> None:
+    request = make_request(MULTIPART_BODY[:-12], {"content-type": MULTIPART_TYPE})
+    with pytest.raises(MultipartError, match="closing boundary"):
+        request.get_multipart_form()
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "no Content-Type"),
+        ({"content-type": "text/plain"}, "not 'multipart/form-data'"),
+        ({"content-type": "multipart/form-data"}, "no boundary"),
+        ({"content-type": 'multipart/form-data; boundary=""'}, "no boundary"),
+    ],
+)
+def test_multipart_form_is_none_and_logged_when_the_request_is_not_one(
+    headers: dict[str, str], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = make_request(MULTIPART_BODY, headers)
+    with caplog.at_level(logging.WARNING, logger="krait.request"):
+        assert request.get_multipart_form() is None
+    assert reason in caplog.text
 
 
 def test_multipart_error_is_a_value_error() -> None:

@@ -1,0 +1,48 @@
+"""Sends records of Python's :mod:`logging` to Twisted's log, where krait's own lines go.
+
+Site code (and krait's pure modules, which import no Twisted) may log with :mod:`logging`;
+without a handler those records would only reach stderr under ``python -m krait`` and be lost
+under twistd's log file.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from twisted.logger import Logger, LogLevel
+
+_LEVELS: tuple[tuple[int, LogLevel], ...] = (
+    (logging.CRITICAL, LogLevel.critical),
+    (logging.ERROR, LogLevel.error),
+    (logging.WARNING, LogLevel.warn),
+    (logging.INFO, LogLevel.info),
+    (logging.NOTSET, LogLevel.debug),
+)
+
+
+def twisted_level(levelno: int) -> LogLevel:
+    """The Twisted log level of a :mod:`logging` level number."""
+    for threshold, level in _LEVELS:
+        if levelno >= threshold:
+            break
+    return level
+
+
+class TwistedLogHandler(logging.Handler):
+    """A :class:`logging.Handler` that emits each record to Twisted's log (thread-safe)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        Logger(namespace=record.name).emit(twisted_level(record.levelno), "{text}", text=text)
+
+
+def forward_stdlib_logging() -> None:
+    """Route :mod:`logging` to Twisted's log, unless the site configured logging itself."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    root.addHandler(TwistedLogHandler())
