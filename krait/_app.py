@@ -32,6 +32,16 @@ def build_site(
     # The hub already gave connections a 5 s grace before the pool stops: a thread still
     # running then will not return in the next second either.
     ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets", join_timeout=1.0)
-    root = KraitRoot(config, pool, debug=debug, ws_pool=ws_pool, ws_settings=ws_settings)
+    # on_in_message overrides run here, a short job per batch of messages: no thread is
+    # held per connection, so --ws-threads counts connections (their controller threads).
+    ws_message_pool = WorkerPool(reactor, threads, "krait-ws-messages", join_timeout=1.0)
+    root = KraitRoot(
+        config,
+        pool,
+        debug=debug,
+        ws_pool=ws_pool,
+        ws_settings=ws_settings,
+        ws_message_pool=ws_message_pool,
+    )
     site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
     return config, site

@@ -90,12 +90,14 @@ class KraitRoot(Resource):
         debug: bool = False,
         ws_pool: WorkerPool | None = None,
         ws_settings: WebsocketsSettings | None = None,
+        ws_message_pool: WorkerPool | None = None,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
         self.pool = pool
         self.renderer = PageRenderer(site.root)
         self.ws_pool = ws_pool
+        self.ws_message_pool = ws_message_pool
         self.ws_settings = ws_settings
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool, debug) for route in site.routes]
@@ -409,7 +411,12 @@ class RouteResource(Resource):
             from krait._ws_bridge import accept_upgrade
 
             accept_upgrade(
-                request, ws_response, self.root.ws_pool, result.state, self.root.ws_settings
+                request,
+                ws_response,
+                self.root.ws_pool,
+                result.state,
+                self.root.ws_settings,
+                self.root.ws_message_pool,
             )
             return
         close_after(request)

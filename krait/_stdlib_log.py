@@ -16,16 +16,13 @@ _LEVELS: tuple[tuple[int, LogLevel], ...] = (
     (logging.ERROR, LogLevel.error),
     (logging.WARNING, LogLevel.warn),
     (logging.INFO, LogLevel.info),
-    (logging.NOTSET, LogLevel.debug),
+    (-1, LogLevel.debug),
 )
 
 
 def twisted_level(levelno: int) -> LogLevel:
     """The Twisted log level of a :mod:`logging` level number."""
-    for threshold, level in _LEVELS:
-        if levelno >= threshold:
-            break
-    return level
+    return next(level for threshold, level in _LEVELS if levelno >= threshold)
 
 
 class TwistedLogHandler(logging.Handler):

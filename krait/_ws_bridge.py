@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.logger import Logger
+from twisted.python import threadable
 from twisted.python.failure import Failure
 
 from krait import _context
@@ -135,15 +136,18 @@ def accept_upgrade(
     ws_pool: WorkerPool | None,
     state: _context.RequestState,
     settings: WebsocketsSettings | None = None,
+    message_pool: WorkerPool | None = None,
 ) -> None:
     """Complete an upgrade the route target accepted, or refuse it with an HTTP error.
 
     Args:
         request: the twisted.web request still holding the connection.
         ws_response: the target's :class:`krait.websockets.WebsocketsResponse`.
-        ws_pool: the WebSocket thread pool.
+        ws_pool: the WebSocket thread pool: one thread per controller thread.
         state: the upgrade request's krait state, active again in the controller's code.
         settings: limits and timeouts; the first upgrade of a pool fixes them.
+        message_pool: the pool that runs ``on_in_message`` overrides, a short job per batch
+            of messages (no thread is held per connection); ``ws_pool`` when None.
     """
     settings = settings or WebsocketsSettings()
     refusal = upgrade_refusal(request, settings)
@@ -154,7 +158,7 @@ def accept_upgrade(
         return
     assert ws_pool is not None
     hub = hub_for(ws_pool, request.channel.site.reactor, settings)
-    protocol = _protocol_for(request, ws_response, ws_pool, state, hub)
+    protocol = _protocol_for(request, ws_response, ws_pool, message_pool or ws_pool, state, hub)
     if protocol is not None:
         take_over(request, protocol)
 
@@ -163,6 +167,7 @@ def _protocol_for(
     request: Any,
     ws_response: Any,
     ws_pool: WorkerPool,
+    message_pool: WorkerPool,
     state: _context.RequestState,
     hub: WebsocketsHub,
 ) -> KraitWebSocketProtocol | None:
@@ -185,7 +190,7 @@ def _protocol_for(
             ),
         )
         return None
-    protocol = ThreadedCtrlProtocol(hub, chosen, ctrl, state, ws_pool)
+    protocol = ThreadedCtrlProtocol(hub, chosen, ctrl, state, ws_pool, message_pool)
     if not hub.slots.reserve(threads_needed(ctrl)):
         refuse(
             request,
@@ -213,8 +218,12 @@ def runs_thread(ctrl: WebsocketsCtrlBase) -> bool:
 
 
 def threads_needed(ctrl: WebsocketsCtrlBase) -> int:
-    """Pool threads a controller may hold at once: its thread, and one for its messages."""
-    return int(runs_thread(ctrl)) + int(uses_event_model(ctrl))
+    """WebSocket pool threads a connection may hold: one for the controller's thread.
+
+    Messages for ``on_in_message`` overrides run as short jobs in another pool, so
+    ``--ws-threads N`` admits N connections whatever their controllers override.
+    """
+    return int(runs_thread(ctrl))
 
 
 def _run_controller_thread(ctrl: WebsocketsCtrlBase, state: _context.RequestState) -> None:
@@ -243,7 +252,8 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         subprotocol: the chosen subprotocol, or None.
         ctrl: the controller.
         state: the upgrade request's state, active in the controller's threads.
-        pool: the WebSocket thread pool.
+        pool: the WebSocket thread pool, for the controller's thread.
+        message_pool: the pool that hands messages to ``on_in_message`` overrides.
     """
 
     def __init__(
@@ -253,16 +263,18 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         ctrl: WebsocketsCtrlBase,
         state: _context.RequestState,
         pool: WorkerPool,
+        message_pool: WorkerPool,
     ) -> None:
         super().__init__(hub, subprotocol)
         self.ctrl = ctrl
         self.request_state = state
         self.pool = pool
+        self.message_pool = message_pool
         self._event_model = uses_event_model(ctrl)
         self._runs_thread = runs_thread(ctrl)
-        # The pool threads reserved in accept_upgrade, given back as they stop being needed.
+        # The pool thread reserved in accept_upgrade, given back once not needed.
         self._thread_slot = self._runs_thread
-        self._dispatch_slot = self._event_model
+        self._thread_requested = False
         self._waker = _wakers[hub]
         self._notifier = _notifiers.setdefault(hub, InboxNotifier(hub.reactor))
         self._plain_internal = (
@@ -294,7 +306,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
 
     def connection_opened(self) -> None:
         self._started = True
-        self.ctrl._managed = True
+        self.ctrl._thread_starter = self._thread_start_requested
         self.ctrl._out_listener = self._wake
         self.ctrl._in_drained_listener = self._queue_drained
         try:
@@ -302,11 +314,11 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
                 self.ctrl.on_start()
         except Exception:
             log.failure("on_start of {ctrl} raised", ctrl=type(self.ctrl).__name__)
-            self.ctrl._thread_done.set()
-            self._release_thread_slot()
             self.close(INTERNAL_ERROR, "internal server error")
-        else:
-            self._start_thread()
+        if not self._thread_requested:
+            # An on_start override that did not call the base: no on_thread_start, as in
+            # the original (the override may run a thread of its own).
+            self._release_thread_slot()
         self._drain()
         if self.hub.stopping:
             self.shut_down()
@@ -366,9 +378,30 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             self._stop_controller()
         super().shut_down()
 
+    def _thread_start_requested(self) -> None:
+        """The base ``on_start`` asks for ``on_thread_start`` (any thread, once counts)."""
+        if not threadable.isInIOThread():
+            call_in_reactor(self.hub.reactor, self._thread_start_requested)
+            return
+        if self._thread_requested or self._closed:
+            return
+        self._thread_requested = True
+        if self._runs_thread and not self._thread_slot:
+            # Asked for after on_start returned (from a thread of the controller's own).
+            if not self.hub.slots.reserve(1):
+                log.warn(
+                    "{ctrl} asked for its thread after on_start, but all {size} WebSocket "
+                    "threads are busy (see --ws-threads)",
+                    ctrl=type(self.ctrl).__name__,
+                    size=self.hub.slots.size,
+                )
+                self.close(INTERNAL_ERROR, "server busy")
+                return
+            self._thread_slot = True
+        self._start_thread()
+
     def _start_thread(self) -> None:
         if not self._runs_thread:
-            self.ctrl._thread_done.set()
             return
         self._thread_running = True
         self.ctrl._thread_done.clear()
@@ -451,7 +484,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         self._inbox.clear()
         self._inbox_bytes = 0
         self._dispatching = True
-        delivering = self.pool.run(_deliver_messages, self.ctrl, self.request_state, batch)
+        delivering = self.message_pool.run(_deliver_messages, self.ctrl, self.request_state, batch)
         delivering.addCallbacks(self._dispatched, self._dispatch_failed)
 
     def _dispatched(self, _: object) -> None:
@@ -477,7 +510,4 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         if not self._closed or self._thread_running or self._dispatching:
             return
         self._release_thread_slot()
-        if self._dispatch_slot:
-            self._dispatch_slot = False
-            self.hub.slots.release(1)
         self.mark_finished()

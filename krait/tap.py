@@ -31,7 +31,13 @@ class Options(usage.Options):
         ["certificate", None, None, "PEM certificate (chain) for --https."],
         ["privkey", None, None, "PEM private key for --https."],
         ["threads", "t", "16", "Threads that run scripts, templates and controllers."],
-        ["ws-threads", None, "64", "Threads for WebSocket controllers (one per connection)."],
+        [
+            "ws-threads",
+            None,
+            "64",
+            "Threads for WebSocket controller threads: one per open connection of a "
+            "WebsocketsCtrlBase (async controllers need none).",
+        ],
         ["access-log", None, "-", "Access log file in combined format, '-' for stdout."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
         [

@@ -234,7 +234,7 @@ class RunningSite:
         await self._listening.stopListening()
         await self._client_pool.closeCachedConnections()
         await self._connections.close_all()
-        for pool in (self._root.pool, self._root.ws_pool):
+        for pool in (self._root.pool, self._root.ws_pool, self._root.ws_message_pool):
             if pool is not None:
                 pool.stop(join=False)
         py_dir = os.path.join(self.site_root, ".py")

@@ -127,8 +127,8 @@ class WebsocketsCtrlBase:
         self._out_room = threading.Condition(self._lock)
         self._out_waiting = 0
         self._stop_event = threading.Event()
-        # True once a krait server runs this controller (it starts the thread itself).
-        self._managed = False
+        # Set by a krait server running this controller: on_start() asks it for the thread.
+        self._thread_starter: Callable[[], None] | None = None
         # Set while no controller thread runs: before it starts, as after it returned.
         self._thread_done = threading.Event()
         self._thread_done.set()
@@ -142,13 +142,16 @@ class WebsocketsCtrlBase:
     def on_start(self) -> None:
         """Called when the connection opens; starts ``on_thread_start``.
 
-        Under krait this runs on the server's event loop, and krait runs ``on_thread_start``
-        in its WebSocket thread pool (whether or not an override calls
-        ``super().on_start()``); override it only for cheap set-up. Called outside a krait
-        server (a unit test of a controller, say), it starts ``on_thread_start`` in a new
-        thread, as the original did.
+        Under krait this runs on the server's event loop and has ``on_thread_start`` run in
+        the WebSocket thread pool. As in the original, it is this method that starts the
+        thread: an override that does not call ``super().on_start()`` gets no
+        ``on_thread_start`` from krait (it may start a thread of its own). Called outside a
+        krait server (a unit test of a controller, say), it starts ``on_thread_start`` in a
+        new thread, as the original did.
         """
-        if self._managed:
+        starter = self._thread_starter
+        if starter is not None:
+            starter()
             return
         self._thread_done.clear()
         threading.Thread(

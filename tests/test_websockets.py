@@ -326,6 +326,52 @@ def test_upgrade_gets_503_while_every_websocket_thread_is_busy(
     assert wait_for(upgrade_accepted)
 
 
+def test_on_start_that_runs_its_own_thread_gets_on_thread_start_once(server: Server) -> None:
+    """Seed 000: on_thread_start is started by on_start; krait starts no second one."""
+    ws = connect(server, "/echo?kind=own-thread")
+    try:
+        assert ws.recv() == "runs=1"
+        ws.settimeout(0.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()
+    finally:
+        ws.close()
+
+
+def test_on_start_that_skips_the_base_gets_no_on_thread_start(server: Server) -> None:
+    ws = connect(server, "/echo?kind=no-base-start")
+    try:
+        ws.send("first")
+        assert ws.recv() == "first"
+        ws.settimeout(0.3)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()
+    finally:
+        ws.close()
+
+
+def test_ws_threads_counts_connections_whatever_the_controller_overrides(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    """--ws-threads 2 admits two controllers that have a thread and on_in_message, and
+    controllers with only on_in_message need no WebSocket thread at all."""
+    server = serve(echo_site(tmp_path / "site"), "--ws-threads", "2")
+    tickers = [connect(server, "/echo?kind=event-ticker") for _ in range(2)]
+    events = [connect(server, "/echo?kind=event") for _ in range(3)]
+    try:
+        for number, ws in enumerate(tickers):
+            assert ws.recv() == "tick"
+            ws.send(f"to ticker {number}")
+            assert ws.recv() == f"to ticker {number}"
+        for number, ws in enumerate(events):
+            ws.send(f"to event {number}")
+            assert ws.recv() == f"to event {number}"
+        assert raw_upgrade(server, "/echo?kind=event-ticker")[0] == 503
+    finally:
+        for ws in tickers + events:
+            ws.close()
+
+
 def test_async_connections_need_no_websocket_thread(
     serve: Callable[..., Server], tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ krait.config.routes = [
 
 CTRLS = """\
 import os
+import threading
 import time
 
 import krait
@@ -216,6 +217,53 @@ class StuckCtrl(WebsocketsCtrlBase):
             time.sleep(0.1)
 
 
+class OwnThread(WebsocketsCtrlBase):
+    # Written for the original: on_start runs on_thread_start in a thread of its own and
+    # does not call the base, so the thread body must run exactly once.
+
+    def __init__(self, tag=None):
+        super().__init__()
+        self.runs = 0
+
+    def on_start(self):
+        threading.Thread(target=self.on_thread_start, daemon=True).start()
+
+    def on_thread_start(self):
+        self.runs += 1
+        self.push_out_message(f"runs={self.runs}")
+
+
+class NoBaseStart(WebsocketsCtrlBase):
+    # on_start never calls the base: the original never ran on_thread_start.
+
+    def __init__(self, tag=None):
+        super().__init__(use_in_message_queue=False)
+
+    def on_start(self):
+        pass
+
+    def on_thread_start(self):
+        self.push_out_message("on_thread_start ran")
+
+    def on_in_message(self, message):
+        self.push_out_message(message)
+
+
+class EventTicker(WebsocketsCtrlBase):
+    # Both a thread of its own and on_in_message: one WebSocket thread per connection.
+
+    def __init__(self, tag=None):
+        super().__init__(use_in_message_queue=False)
+
+    def on_thread_start(self):
+        self.push_out_message("tick")
+        while not self.should_stop():
+            time.sleep(0.05)
+
+    def on_in_message(self, message):
+        self.push_out_message(message)
+
+
 KINDS = {"queue": QueueEcho, "poll": PollEcho, "event": EventEcho, "async": AsyncEcho}
 EXTRA_KINDS = {
     "stuck": StuckCtrl,
@@ -224,6 +272,9 @@ EXTRA_KINDS = {
     "pusher": Pusher,
     "tiny-pusher": TinyPusher,
     "async-pusher": AsyncPusher,
+    "own-thread": OwnThread,
+    "no-base-start": NoBaseStart,
+    "event-ticker": EventTicker,
 }
 """
 
