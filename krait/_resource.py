@@ -8,7 +8,6 @@ it produced.
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Callable
 from functools import partial
@@ -21,6 +20,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 import krait
+from krait._answers import write_error
 from krait._bridge import WorkerPool
 from krait._caching import CachePolicy, cache_policy
 from krait._errors import (
@@ -51,25 +51,6 @@ log = Logger(namespace="krait")
 
 RESOLUTION_TTL = 1.0
 """Seconds a URL-to-file resolution is reused before the files are probed again."""
-
-
-def error_page(code: int, phrase: str, detail: str = "") -> bytes:
-    """A small HTML error page."""
-    extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
-    return (
-        f"<html><head><title>{code} {phrase}</title></head>"
-        f"<body><h1>{code} {phrase}</h1>{extra}</body></html>"
-    ).encode()
-
-
-def write_error(request: Any, code: int, phrase: str, detail: str = "") -> bytes:
-    """Set up ``request`` for an error answer and return the body."""
-    body = error_page(code, phrase, detail)
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"text/html; charset=utf-8")
-    request.setHeader(b"content-length", b"%d" % len(body))
-    request.setHeader(b"cache-control", b"no-store")
-    return body
 
 
 class KraitRoot(Resource):

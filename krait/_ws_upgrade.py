@@ -14,8 +14,8 @@ from typing import Any
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 
+from krait._answers import write_error
 from krait._http import close_after
-from krait._resource import write_error
 from krait._static import request_headers
 from krait._ws_handshake import HandshakeRefusal, WebsocketsSettings, handshake_refusal
 
