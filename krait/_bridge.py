@@ -70,7 +70,6 @@ class WorkerPool:
         self._sleepers: list[threading.Lock] = []
         self._threads: list[threading.Thread] = []
         self._looking = 0
-        self._running = 0
         self._stopping = False
         self._wake_scheduled = False
         self._outcomes: deque[_Outcome] = deque()
@@ -134,11 +133,6 @@ class WorkerPool:
                 timeout=self.join_timeout,
                 names=", ".join(stuck),
             )
-
-    @property
-    def busy(self) -> int:
-        """How many threads are running a job right now."""
-        return self._running
 
     def run(self, func: Callable[..., T], *args: Any) -> Deferred[T]:
         """Run ``func(*args)`` in the pool, in a copy of the caller's context.
@@ -225,7 +219,6 @@ class WorkerPool:
                     self._sleepers.append(wake)
                 return None, None
             job = self._jobs.popleft()
-            self._running += 1
             sleeper = self._summon() if self._jobs and self._looking == 0 else None
             return job, sleeper
 
@@ -237,7 +230,6 @@ class WorkerPool:
             outcome = (sink, False, Failure())
         self._outcomes.append(outcome)
         with self._lock:
-            self._running -= 1
             self._looking += 1
             if self._delivery_scheduled:
                 return

@@ -18,6 +18,14 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 
 
+def shared_tool(name: str, variable: str) -> Path:
+    """An external tool: from the environment variable ``variable``, else ``../shared/tools``.
+
+    The shared folder lies beside the checkout, on a developer's machine as in CI.
+    """
+    return Path(os.environ.get(variable) or REPO.parent / "shared" / "tools" / name)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, start_server
+from conftest import REPO, shared_tool, start_server
 
-# Beside the checkout, else where the workplace keeps it (a CI clone may live elsewhere).
-HTTP_LINT = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("HTTP_LINT", REPO.parent / "shared" / "tools" / "http-lint")),
-            Path("/work/shared/tools/http-lint"),
-        )
-        if path.exists()
-    ),
-    REPO.parent / "shared" / "tools" / "http-lint",
-)
+HTTP_LINT = shared_tool("http-lint", "HTTP_LINT")
 
 
 @pytest.mark.slow

@@ -1,22 +1,22 @@
 """RFC 6455 conformance: the Autobahn test suite (wstest) against krait's echo controllers.
 
-``/work/shared/tools/ws-conformance`` drives the suite (it needs Python 2.7, which it sets up
-once). Sections 1-7, 9 and 10 run against a threaded controller and an asynchronous one; every
-case must pass. Section 9 moves large messages, so the test is marked slow.
+``../shared/tools/ws-conformance`` (or ``$WS_CONFORMANCE``) drives the suite (it needs
+Python 2.7, which it sets up once). Sections 1-7, 9 and 10 run against a threaded controller
+and an asynchronous one; every case must pass. Section 9 moves large messages, so the test is
+marked slow.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from conftest import Server, shared_tool
 from ws_site import echo_site
 
-TOOL = Path(os.environ.get("WS_CONFORMANCE", "/work/shared/tools/ws-conformance"))
+TOOL = shared_tool("ws-conformance", "WS_CONFORMANCE")
 CASES = "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*"
 SUITE_UNAVAILABLE = 2
 
