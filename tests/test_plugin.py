@@ -70,6 +70,9 @@ def test_twistd_lists_krait_after_pip_install(installed: Path, tmp_path: Path) -
         "--threads",
         "--access-log",
         "--debug",
+        "--port",
+        "--interface",
+        "--single-process",
     ):
         assert option in help_text
 
