@@ -21,14 +21,15 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
-from krait.tap import Options, PortSpecError, build_service
+from krait.__main__ import CommandOptions
+from krait.tap import ORIGINAL, Options, PortSpecError, build_service
 
 INSTALLED_KRAIT = Path(sys.executable).parent / "krait"
 
 
-def parse(*args: str) -> Options:
-    """Options parsed from ``args`` as twistd would."""
-    parsed = Options()
+def parse(*args: str, options: Options | None = None) -> Options:
+    """Options parsed from ``args`` as twistd (or, given CommandOptions, the command) would."""
+    parsed = Options() if options is None else options
     parsed.parseOptions(list(args))
     return parsed
 
@@ -91,6 +92,30 @@ def test_interface_must_be_an_ip_address() -> None:
 def test_s_is_single_process_and_takes_no_value() -> None:
     options = parse("-s", "-p", "8080/", "site")
     assert (options["single-process"], options["site"]) == (True, "site")
+
+
+@pytest.mark.parametrize("given", [["--stdout", "out.log"], ["--stderr", "err.log"]])
+def test_stdout_and_stderr_go_together(given: list[str]) -> None:
+    with pytest.raises(usage.UsageError, match="--stdout and --stderr go together"):
+        parse(*given, "-p", "8080/", "site", options=CommandOptions())
+
+
+def test_twistd_leaves_output_files_to_its_own_logfile_option() -> None:
+    with pytest.raises(usage.UsageError, match="stdout"):
+        parse("--stdout", "out.log", "--stderr", "err.log", "site")
+
+
+def test_help_marks_the_original_forms_and_only_them() -> None:
+    lines = str(CommandOptions()).splitlines()
+
+    def line_of(option: str) -> str:
+        (line,) = [line for line in lines if line.lstrip().startswith(option)]
+        return line
+
+    for option in ("-p, --port=", "-s, --single-process", "--stdout=", "--stderr="):
+        assert ORIGINAL in line_of(option)
+    for option in ("-l, --listen=", "--https=", "--interface=", "-t, --threads=", "--site="):
+        assert ORIGINAL not in line_of(option)
 
 
 def test_https_and_p_ports_are_bound_to_the_interface(tmp_path: Path) -> None:
@@ -210,6 +235,40 @@ def test_https_binds_only_the_interface_given(krait: StartKrait, tmp_path: Path)
     )
     assert secure.read() == b"secure hello"
     assert refused_on_another_loopback_address(port)
+
+
+@pytest.mark.parametrize("spec", ["8080", "/", "http/", "80/80"])
+def test_invalid_port_spec_exits_with_status_10(spec: str, tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", {"index.html": "home"})
+    done = subprocess.run(
+        krait_command("-p", spec, str(site)),
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        timeout=60,
+    )
+    assert done.returncode == 10
+    assert f"krait: -p {spec!r}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_stdout_and_stderr_files_take_the_output(krait: StartKrait, tmp_path: Path) -> None:
+    site = write_site(
+        tmp_path / "site", {"index.html": "home", "hello.py": "print('printed')\nreturn 'hi'"}
+    )
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    port = free_port()
+    server = krait(
+        *("-p", f"{port}/", "--interface", "127.0.0.1"),
+        *("--stdout", str(out), "--stderr", str(err), str(site)),
+        port=port,
+    )
+    assert urllib.request.urlopen(server.url + "/hello", timeout=10).read() == b"hi"
+    assert server.stop() == 0
+    assert (server.stdout(), server.stderr()) == ("", "")
+    assert '"GET /hello HTTP/1.1" 200 2' in out.read_text()
+    assert f"starting on {port}" in err.read_text()
+    assert "printed" in err.read_text()  # a script's print() goes to the server log
 
 
 def test_twistd_krait_takes_p(tmp_path: Path) -> None:
