@@ -2,32 +2,58 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
 from twisted.python import usage
 
 from krait._errors import SiteConfigError
+from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 
-DEFAULT_LISTEN = "tcp:8080"
+DEFAULT_PORT = 8080
+ORIGINAL = "[original Krait form]"
+
+log = Logger()
+
+
+class PortSpecError(usage.UsageError):
+    """A ``-p`` value the original Krait refused too; the ``krait`` command exits with 10."""
 
 
 class Options(usage.Options):
-    """Options of ``twistd krait`` and ``python -m krait``."""
+    """Options of ``twistd krait``, ``krait`` and ``python -m krait``."""
 
-    synopsis = "--site DIR [--listen ENDPOINT]... [options]"
+    synopsis = "--site DIR [--listen ENDPOINT]... [options]   or   -p HTTP/HTTPS [options] DIR"
     longdesc = (
         "Serve a Krait site: its routes, static files, .py scripts, Pyml templates, MVC "
         "controllers and WebSocket controllers. --listen takes Twisted endpoint strings, "
         "e.g. tcp:8080:interface=127.0.0.1, ssl:8443:privateKey=key.pem:certKey=cert.pem, "
-        "unix:/tmp/krait.sock, systemd:domain=INET:index=0."
+        "unix:/tmp/krait.sock, systemd:domain=INET:index=0. "
+        f"Options marked {ORIGINAL} come from the original server's command line, "
+        "krait -p HTTP/HTTPS [--stdout FILE --stderr FILE] [-s] DIR (--stdout and --stderr "
+        "with the krait command only), and mix freely with krait's own."
     )
     optParameters = [
-        ["site", "s", None, "The site folder to serve."],
+        ["site", None, None, "The site folder to serve."],
+        [
+            "port",
+            "p",
+            None,
+            f"{ORIGINAL} HTTP/HTTPS ports: 8080/ is --listen tcp:8080, /8443 is --https 8443, "
+            "80/443 both.",
+        ],
         ["https", None, None, "Serve HTTPS on this TCP port (certificate from krait.config)."],
+        [
+            "interface",
+            None,
+            None,
+            "IP address that -p, --https and the default tcp:8080 bind to (default: all).",
+        ],
         ["certificate", None, None, "PEM certificate (chain) for --https."],
         ["privkey", None, None, "PEM private key for --https."],
         ["threads", "t", "16", "Threads that run scripts, templates and controllers."],
@@ -57,6 +83,11 @@ class Options(usage.Options):
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
         ["no-access-log", None, "Do not write an access log."],
+        [
+            "single-process",
+            "s",
+            f"{ORIGINAL} Accepted and ignored: krait is one process that serves with threads.",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -88,14 +119,59 @@ class Options(usage.Options):
             raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
-        if self["https"] is not None:
-            self["https"] = _positive_int("https", self["https"])
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
             self["access-log"] = None
-        if not self["listen"] and self["https"] is None:
-            self["listen"] = [DEFAULT_LISTEN]
+        self._resolve_ports()
+
+    def _resolve_ports(self) -> None:
+        """Turn -p, --https, --interface and the default into endpoints and one HTTPS port."""
+        spec = _port_spec(self["port"])
+        if spec.https is not None and self["https"] is not None:
+            raise usage.UsageError("give the HTTPS port either in -p or as --https, not both")
+        if self["https"] is not None:
+            self["https"] = _positive_int("https", self["https"])
+        else:
+            self["https"] = spec.https
+        http_ports = [] if spec.http is None else [spec.http]
+        if not self["listen"] and not http_ports and self["https"] is None:
+            http_ports = [DEFAULT_PORT]
+        interface = self["interface"]
+        if interface is not None:
+            if not http_ports and self["https"] is None:
+                raise usage.UsageError(
+                    "--interface binds the ports of -p and --https, and there are none: "
+                    "give a --listen endpoint its own, e.g. tcp:8080:interface=127.0.0.1"
+                )
+            self["interface"] = interface = _ip_address(interface)
+        self["listen"] += [_tcp_endpoint(port, interface) for port in http_ports]
+
+
+def _port_spec(text: str | None) -> PortSpec:
+    if text is None:
+        return PortSpec(http=None, https=None)
+    try:
+        return parse_port_spec(text)
+    except InvalidPortSpec as error:
+        raise PortSpecError(str(error)) from None
+
+
+def _ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise usage.UsageError(
+            f"--interface takes an IP address such as 127.0.0.1 or ::1, not {text!r}"
+        ) from None
+
+
+def _tcp_endpoint(port: int, interface: str | None) -> str:
+    if interface is None:
+        return f"tcp:{port}"
+    # Endpoint strings separate their arguments with ':', so an IPv6 address escapes its own.
+    escaped = interface.replace(":", "\\:")
+    return f"tcp:{port}:interface={escaped}"
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -121,7 +197,7 @@ class KraitService(MultiService):
             _exit_with(
                 SiteConfigError(
                     f"cannot listen on {error.interface or '*'}:{error.port}: {error.socketError}",
-                    hint="choose another port with --listen, or stop what already listens there",
+                    hint="choose another port (--listen, -p, --https), or stop what listens there",
                 )
             )
 
@@ -157,6 +233,9 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
 
         reactor = default_reactor
     forward_stdlib_logging()
+    if options["single-process"]:
+        # The original forked a process per connection unless -s; krait never forks.
+        log.info("-s/--single-process is ignored: krait is one process that serves with threads")
     site_config, factory = build_site(
         options["site"],
         reactor=reactor,
@@ -191,13 +270,15 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         key = options["privkey"] or site_config.ssl_private_key_path
         if not cert or not key:
             raise SiteConfigError(
-                "--https needs a certificate and a private key",
+                "HTTPS (--https, or -p with an HTTPS port) needs a certificate and a private key",
                 hint="set krait.config.ssl_certificate_path and ssl_private_key_path in "
                 ".py/init.py, or pass --certificate and --privkey",
             )
         passphrase = None if options["certificate"] else site_config.ssl_key_passphrase
         tls = certificate_options(cert, key, passphrase)
-        endpoint = SSL4ServerEndpoint(reactor, options["https"], tls)
+        endpoint = SSL4ServerEndpoint(
+            reactor, options["https"], tls, interface=options["interface"] or ""
+        )
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     for child in service:
         # A port that cannot be bound must stop twistd, not leave it running deaf.

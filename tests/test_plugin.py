@@ -70,8 +70,29 @@ def test_twistd_lists_krait_after_pip_install(installed: Path, tmp_path: Path) -
         "--threads",
         "--access-log",
         "--debug",
+        "--port",
+        "--interface",
+        "--single-process",
     ):
         assert option in help_text
+
+
+def test_pip_install_makes_the_krait_command(installed: Path, tmp_path: Path) -> None:
+    krait = installed / "bin" / "krait"
+    env = dict(os.environ, PYTHONPATH=str(installed))
+    help_text = subprocess.run(
+        [str(krait), "--help"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    ).stdout
+    assert "-p, --port=" in help_text and "--stdout=" in help_text
+    refused = subprocess.run(
+        [str(krait), "-p", "8080", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert refused.returncode == 10
 
 
 def test_twistd_krait_serves_a_site(tmp_path: Path) -> None:

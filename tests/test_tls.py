@@ -16,10 +16,8 @@ import pytest
 import trustme
 import websocket
 from conftest import Server, free_port, start_server, wait_for_port, write_site
-from cryptography.hazmat.primitives import serialization
+from tls_site import client_context, write_tls_site
 from ws_site import echo_site
-
-PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -30,37 +28,7 @@ def authority() -> trustme.CA:
 @pytest.fixture
 def tls_site(tmp_path: Path, authority: trustme.CA) -> Path:
     """A site whose init.py names an encrypted key and reads its passphrase from .private/."""
-    cert = authority.issue_cert("127.0.0.1", "localhost")
-    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), password=None)
-    encrypted = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-    )
-    init = (
-        "import krait\n"
-        "krait.config.ssl_certificate_path = krait.get_full_path('.private/ssl/cert.pem')\n"
-        "krait.config.ssl_private_key_path = krait.get_full_path('.private/ssl/key.pem')\n"
-        "with open(krait.get_full_path('.private/ssl/pk_passphrase')) as f:\n"
-        "    krait.config.ssl_key_passphrase = f.read().strip()\n"
-    )
-    site = write_site(
-        tmp_path / "site",
-        {
-            ".py/init.py": init,
-            ".private/ssl/cert.pem": b"".join(b.bytes() for b in cert.cert_chain_pems),
-            ".private/ssl/key.pem": encrypted,
-            ".private/ssl/pk_passphrase": PASSPHRASE + "\n",
-            "index.html": "secure hello",
-        },
-    )
-    return site
-
-
-def client_context(authority: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    authority.configure_trust(context)
-    return context
+    return write_tls_site(tmp_path / "site", authority)
 
 
 @dataclass
@@ -109,7 +77,16 @@ def tls_server(
 def https_site(site: Path, tmp_path: Path) -> Iterator[int]:
     """Serve ``site`` with ``--https`` on a free port (its certificate from krait.config)."""
     port = free_port()
-    server = start_server(site, tmp_path / "log", "--https", str(port), listen=False, wait=False)
+    server = start_server(
+        site,
+        tmp_path / "log",
+        "--https",
+        str(port),
+        "--interface",
+        "127.0.0.1",
+        listen=False,
+        wait=False,
+    )
     try:
         wait_for_port(port, server.process)
         yield port
@@ -131,7 +108,9 @@ def test_https_serves_beside_plain_http(
     tls_site: Path, tmp_path: Path, authority: trustme.CA
 ) -> None:
     port = free_port()
-    server = start_server(tls_site, tmp_path / "log", "--https", str(port))
+    server = start_server(
+        tls_site, tmp_path / "log", "--https", str(port), "--interface", "127.0.0.1"
+    )
     try:
         wait_for_port(port, server.process)
         assert urllib.request.urlopen(server.url + "/").read() == b"secure hello"
