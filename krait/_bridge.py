@@ -25,11 +25,16 @@ running a small script. So:
 from __future__ import annotations
 
 import contextvars
+import ctypes
+import enum
 import os
+import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,8 +49,64 @@ T = TypeVar("T")
 log = Logger(namespace="krait")
 
 _Sink = Callable[[bool, Any], object]
-_Job = tuple[_Sink, contextvars.Context, Callable[..., Any], tuple[Any, ...]]
 _Outcome = tuple[_Sink, bool, Any]
+
+
+class QueueFullError(RuntimeError):
+    """The pool already holds as many waiting jobs as it may: answer 503, do not queue."""
+
+
+class JobSkippedError(RuntimeError):
+    """A job was dropped before it ran: it waited too long, or its client is gone.
+
+    Attributes:
+        reason: ``"expired"`` (it waited past its deadline) or ``"abandoned"`` (nobody waits
+            for its result any more).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the job was not run: {reason}")
+        self.reason = reason
+
+
+class JobInterrupted(BaseException):
+    """Raised inside a job's thread by :meth:`WorkerPool.interrupt` (a page past its time).
+
+    A BaseException, as KeyboardInterrupt is: a page's own ``except Exception`` must not
+    swallow it and spin on.
+    """
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One job handed to a pool: what the reactor side may ask about it while it runs.
+
+    Attributes:
+        queued_at: ``time.monotonic()`` when it was queued.
+        deadline: the monotonic time after which it is dropped if it has not started yet.
+        abandoned: called by the thread about to run it; True drops it (its client left).
+        state: queued, running or done.
+        thread_id: the ident of the thread running it, once it runs.
+        started_at: monotonic time it started running.
+    """
+
+    queued_at: float
+    deadline: float | None = None
+    abandoned: Callable[[], bool] | None = None
+    state: JobState = JobState.QUEUED
+    thread_id: int | None = None
+    started_at: float | None = None
+
+
+_Job = tuple[_Sink, contextvars.Context, Callable[..., Any], tuple[Any, ...], Ticket]
 
 
 class WorkerPool:
@@ -58,13 +119,24 @@ class WorkerPool:
         reactor: the reactor the results are delivered to.
         size: the largest number of threads.
         name: the pool's name, shown in thread names.
+        join_timeout: seconds to wait for busy threads when the pool stops.
+        max_queued: the most jobs that may wait for a thread in :meth:`submit` with
+            ``bounded=True`` (None: no bound).
     """
 
-    def __init__(self, reactor: Any, size: int, name: str, join_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        size: int,
+        name: str,
+        join_timeout: float = 10.0,
+        max_queued: int | None = None,
+    ) -> None:
         self._reactor = reactor
         self.size = size
         self.name = name
         self.join_timeout = join_timeout
+        self.max_queued = max_queued
         self._lock = threading.Lock()
         self._jobs: deque[_Job] = deque()
         self._sleepers: list[threading.Lock] = []
@@ -150,17 +222,81 @@ class WorkerPool:
         The cheaper form of :meth:`run` for the request path: no Deferred. ``sink`` gets
         ``(False, failure)`` when ``func`` raised.
         """
+        self.submit(func, args, sink)
+
+    def submit(
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        sink: _Sink,
+        *,
+        bounded: bool = False,
+        max_wait: float | None = None,
+        abandoned: Callable[[], bool] | None = None,
+    ) -> Ticket:
+        """Like :meth:`call`, with the limits of a request: a bounded queue, a deadline to
+        start by, and a test of whether anybody still waits for the result.
+
+        Args:
+            func: the job.
+            args: its arguments.
+            sink: gets ``(True, result)`` or ``(False, failure)`` on the reactor thread; the
+                failure of a job dropped before it ran wraps :class:`JobSkippedError`.
+            bounded: refuse the job when ``max_queued`` jobs already wait.
+            max_wait: seconds the job may wait for a thread before it is dropped.
+            abandoned: asked (in the pool thread) just before the job runs; True drops it.
+
+        Returns:
+            The job's :class:`Ticket`.
+
+        Raises:
+            QueueFullError: ``bounded`` and the queue is full; nothing was queued.
+        """
         self.start()
-        job: _Job = (sink, contextvars.copy_context(), func, args)
+        now = time.monotonic()
+        ticket = Ticket(now, None if max_wait is None else now + max_wait, abandoned)
+        job: _Job = (sink, contextvars.copy_context(), func, args, ticket)
         with self._lock:
+            if bounded and self.max_queued is not None and len(self._jobs) >= self.max_queued:
+                raise QueueFullError(f"{len(self._jobs)} jobs already wait for {self.name}")
             self._jobs.append(job)
             if self._wake_scheduled:
-                return
+                return ticket
             self._wake_scheduled = True
         if threadable.isInIOThread():
             self._reactor.callLater(0, self._wake)
         else:
             self._wake()
+        return ticket
+
+    @property
+    def queued(self) -> int:
+        """How many jobs wait for a thread now."""
+        return len(self._jobs)
+
+    def stack_of(self, ticket: Ticket) -> str:
+        """Where the thread running ``ticket``'s job is now, as a formatted stack ('' if it
+        does not run)."""
+        thread_id = ticket.thread_id
+        frame = sys._current_frames().get(thread_id) if thread_id is not None else None
+        if ticket.state is not JobState.RUNNING or frame is None:
+            return ""
+        return "".join(traceback.format_stack(frame))
+
+    def interrupt(self, ticket: Ticket) -> bool:
+        """Raise :class:`JobInterrupted` in the thread running ``ticket``'s job.
+
+        The exception arrives at the job's next Python instruction, so a loop of pure
+        Python stops; a thread blocked in a C call (``time.sleep``, a socket read) sees it
+        only when that call returns.
+
+        Returns:
+            True when the job was running and the exception is on its way.
+        """
+        with self._lock:
+            if ticket.state is not JobState.RUNNING or ticket.thread_id is None:
+                return False
+            return _set_async_exception(ticket.thread_id, JobInterrupted)
 
     def _wake(self) -> None:
         """Get a thread looking for the queued jobs, unless one already is."""
@@ -223,11 +359,12 @@ class WorkerPool:
             return job, sleeper
 
     def _run_job(self, job: _Job) -> None:
-        sink, context, func, args = job
-        try:
-            outcome: _Outcome = (sink, True, context.run(func, *args))
-        except BaseException:
-            outcome = (sink, False, Failure())
+        sink, context, func, args, ticket = job
+        skipped = _skip_reason(ticket)
+        if skipped is not None:
+            outcome: _Outcome = (sink, False, Failure(JobSkippedError(skipped)))
+        else:
+            outcome = self._execute(sink, context, func, args, ticket)
         self._outcomes.append(outcome)
         with self._lock:
             self._looking += 1
@@ -235,6 +372,44 @@ class WorkerPool:
                 return
             self._delivery_scheduled = True
         call_in_reactor(self._reactor, self._deliver)
+
+    def _execute(
+        self,
+        sink: _Sink,
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        ticket: Ticket,
+    ) -> _Outcome:
+        """Run one job; an interruption meant for it never escapes into the pool's loop."""
+        with self._lock:
+            ticket.thread_id = threading.get_ident()
+            ticket.started_at = time.monotonic()
+            ticket.state = JobState.RUNNING
+        try:
+            try:
+                outcome: _Outcome = (sink, True, context.run(func, *args))
+            except BaseException:
+                outcome = (sink, False, Failure())
+        except JobInterrupted:  # arrived while the failure above was being recorded
+            outcome = (sink, False, Failure(JobInterrupted()))
+        self._finish(ticket)
+        return outcome
+
+    def _finish(self, ticket: Ticket) -> None:
+        """Mark the job done, then drop an interruption that came too late for it.
+
+        ``interrupt`` only raises into a RUNNING job, under the pool's lock: once the state
+        is DONE no new one comes, and clearing then discards any still pending.
+        """
+        while True:
+            try:
+                with self._lock:
+                    ticket.state = JobState.DONE
+                _set_async_exception(threading.get_ident(), None)
+                return
+            except JobInterrupted:
+                continue
 
     def _deliver(self) -> None:
         """Hand every finished job's outcome to its sink (on the reactor thread)."""
@@ -248,6 +423,23 @@ class WorkerPool:
             except Exception:
                 # One broken sink must not strand the outcomes queued behind it.
                 log.failure("error while handing a job's result to the reactor")
+
+
+def _skip_reason(ticket: Ticket) -> str | None:
+    """Why a job about to run should not (runs in the pool thread)."""
+    if ticket.deadline is not None and time.monotonic() > ticket.deadline:
+        return "expired"
+    if ticket.abandoned is not None and ticket.abandoned():
+        return "abandoned"
+    return None
+
+
+def _set_async_exception(thread_id: int, exception: type[BaseException] | None) -> bool:
+    """Have ``exception`` raised in the thread ``thread_id`` (None clears a pending one)."""
+    target = ctypes.c_ulong(thread_id)
+    payload = ctypes.py_object(exception) if exception is not None else None
+    changed = int(ctypes.pythonapi.PyThreadState_SetAsyncExc(target, payload))
+    return changed == 1
 
 
 def defer_to_running_threads() -> bool:

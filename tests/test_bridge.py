@@ -6,13 +6,23 @@ import contextvars
 import os
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
 
-from krait._bridge import WorkerPool, defer_to_running_threads
+from krait._bridge import (
+    JobInterrupted,
+    JobSkippedError,
+    JobState,
+    QueueFullError,
+    WorkerPool,
+    defer_to_running_threads,
+)
 
 _marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="unset")
 
@@ -117,3 +127,118 @@ def test_stop_lets_queued_jobs_finish(pool: WorkerPool) -> None:
         pool.run(done.append, number)
     pool.stop()
     assert sorted(done) == [0, 1, 2, 3, 4]
+
+
+def _collector() -> tuple[list[tuple[bool, object]], Callable[[bool, object], None]]:
+    outcomes: list[tuple[bool, object]] = []
+    return outcomes, lambda ok, value: outcomes.append((ok, value))
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await deferLater(reactor, 0.01, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_bounded_submit_is_refused_once_the_queue_is_full() -> None:
+    pool = WorkerPool(reactor, 1, "bounded", max_queued=2)
+    release = threading.Event()
+    try:
+        outcomes, sink = _collector()
+        pool.submit(release.wait, (30,), sink, bounded=True)
+        await _until(lambda: pool.queued == 0)  # the one thread took it
+        pool.submit(release.wait, (30,), sink, bounded=True)
+        pool.submit(release.wait, (30,), sink, bounded=True)
+        with pytest.raises(QueueFullError):
+            pool.submit(release.wait, (30,), sink, bounded=True)
+        pool.submit(release.wait, (30,), sink)  # unbounded work (templates, WebSockets) queues
+        release.set()
+        await _until(lambda: len(outcomes) == 4)
+        assert [ok for ok, _ in outcomes] == [True] * 4
+    finally:
+        release.set()
+        pool.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_job_that_waited_past_its_deadline_is_dropped_unrun() -> None:
+    pool = WorkerPool(reactor, 1, "deadline")
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        outcomes, sink = _collector()
+        pool.submit(release.wait, (30,), lambda ok, value: None)
+        pool.submit(ran.append, ("late",), sink, max_wait=0.05)
+        await deferLater(reactor, 0.2, lambda: None)
+        release.set()
+        await _until(lambda: bool(outcomes))
+        ok, failure = outcomes[0]
+        assert not ok
+        assert isinstance(failure, Failure)
+        assert isinstance(failure.value, JobSkippedError)
+        assert failure.value.reason == "expired"
+        assert ran == []
+    finally:
+        release.set()
+        pool.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_job_whose_client_left_is_dropped_unrun(pool: WorkerPool) -> None:
+    ran: list[str] = []
+    outcomes, sink = _collector()
+    pool.submit(ran.append, ("x",), sink, abandoned=lambda: True)
+    await _until(lambda: bool(outcomes))
+    failure = outcomes[0][1]
+    assert isinstance(failure, Failure)
+    assert isinstance(failure.value, JobSkippedError)
+    assert failure.value.reason == "abandoned"
+    assert ran == []
+
+
+def _spin_forever() -> None:
+    while True:
+        pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_interrupt_stops_a_runaway_job_and_its_thread_serves_again() -> None:
+    pool = WorkerPool(reactor, 1, "runaway")
+    try:
+        outcomes, sink = _collector()
+        ticket = pool.submit(_spin_forever, (), sink)
+        await _until(lambda: ticket.state is JobState.RUNNING)
+        assert "_spin_forever" in pool.stack_of(ticket)
+        assert pool.interrupt(ticket)
+        await _until(lambda: bool(outcomes))
+        failure = outcomes[0][1]
+        assert isinstance(failure, Failure)
+        assert failure.check(JobInterrupted)
+        assert ticket.state is JobState.DONE
+        assert not pool.interrupt(ticket)
+        assert await pool.run(_thread_name) == "runaway-0"
+    finally:
+        pool.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_interrupts_racing_the_end_of_jobs_never_break_the_pool() -> None:
+    """Interrupting jobs as they finish: each still reports once, and the pool goes on."""
+    pool = WorkerPool(reactor, 2, "racing")
+    try:
+        outcomes, sink = _collector()
+        tickets = [pool.submit(sum, (range(2000),), sink) for _ in range(300)]
+        while not all(t.state is JobState.DONE for t in tickets):
+            for ticket in tickets:
+                pool.interrupt(ticket)
+            await deferLater(reactor, 0, lambda: None)
+        await _until(lambda: len(outcomes) == 300)
+        assert all(
+            ok or (isinstance(value, Failure) and value.check(JobInterrupted))
+            for ok, value in outcomes
+        )
+        assert await pool.run(sum, range(10)) == 45
+    finally:
+        pool.stop()
