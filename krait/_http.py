@@ -1,7 +1,8 @@
-"""The twisted.web Site and Request krait serves with: body limits and the access log.
+"""The twisted.web Site and Request krait serves with: framing, body limits and the access log.
 
 Routing and rendering live in ``_resource``; this module only deals with what happens at the
-connection level, before a resource is involved (oversized bodies) and after (logging).
+connection level, before a resource is involved (malformed heads, body framing, oversized
+bodies) and after (logging).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
+from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._log_writer import LogWriter
 
 log = Logger(namespace="krait")
@@ -164,12 +166,14 @@ _LIMIT_ANSWERS = {
     413: _TOO_LARGE_BODY,
     414: b"414 URI Too Long: the request line is over %d bytes\n",
     431: b"431 Request Header Fields Too Large: the request head is over %d bytes\n",
+    501: b"501 Not Implemented: krait decodes no transfer coding but chunked\n",
 }
 _REASONS = {
     400: b"Bad Request",
     413: b"Content Too Large",
     414: b"URI Too Long",
     431: b"Request Header Fields Too Large",
+    501: b"Not Implemented",
 }
 
 
@@ -183,12 +187,19 @@ def refusal(code: int, limit: int = 0) -> bytes:
     )
 
 
+# As twisted.web spells them once it has canonicalised the name.
+_CONTENT_LENGTH = b"Content-Length"
+_TRANSFER_ENCODING = b"Transfer-Encoding"
+
+
 class KraitChannel(http.HTTPChannel):
     """An HTTP/1.1 channel that answers malformed and oversized request heads properly.
 
     twisted.web answers them with a bare ``400`` (no body) or by closing the connection
     silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
-    Large`` with a reason, then closes.
+    Large`` with a reason, then closes. The body's framing is decided by
+    :func:`krait._framing.body_length` once the whole head is in, and refused with ``400`` or
+    ``501 Not Implemented`` where a proxy in front might read it differently.
     """
 
     MAX_LENGTH = 8192
@@ -203,12 +214,35 @@ class KraitChannel(http.HTTPChannel):
             return
         cast(Any, super()).lineReceived(line)
 
+    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
+        # twisted.web frames the body line by line, so it cannot see a Transfer-Encoding split
+        # over two lines, and it ignores "identity" (smuggling the body in as the next request).
+        # krait frames it in allHeadersReceived, once every framing line is in.
+        if header in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
+            return True
+        return bool(cast(Any, super())._maybeChooseTransferDecoder(header, data))
+
     def allHeadersReceived(self) -> None:
-        request = self.requests[-1]
-        if self._version != b"HTTP/1.1" and request.requestHeaders.hasHeader(b"transfer-encoding"):
+        headers = self.requests[-1].requestHeaders
+        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
+        if self._version != b"HTTP/1.1" and transfer_encoding is not None:
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
-            self._refuse(400)
+            self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
             return
+        try:
+            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
+        except BadFraming as problem:
+            self._refuse(400, reason=str(problem))
+            return
+        except UnsupportedTransferCoding as problem:
+            self._refuse(501, reason=str(problem))
+            return
+        # twisted.web's own decoders read the body, given one normalised framing line.
+        choose = cast(Any, super())._maybeChooseTransferDecoder
+        if length is None:
+            choose(_TRANSFER_ENCODING, b"chunked")
+        elif length:
+            choose(_CONTENT_LENGTH, b"%d" % length)
         cast(Any, super()).allHeadersReceived()
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -220,11 +254,18 @@ class KraitChannel(http.HTTPChannel):
     def _respondToBadRequestAndDisconnect(self) -> None:
         self._refuse(400)
 
-    def _refuse(self, code: int, limit: int = 0) -> None:
-        log.info("refused a request head with {code}", code=code)
+    def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
+        log.info(
+            "refused a request head with {code}{colon}{reason}",
+            code=code,
+            colon=": " if reason else "",
+            reason=reason,
+        )
         transport: Any = self.transport
         transport.write(refusal(code, limit))
         cast(Any, self).loseConnection()
+        # A known length of 0 would have lineReceived go on to process the refused request.
+        self.length = None
         self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
 
 

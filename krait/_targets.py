@@ -1,12 +1,16 @@
 """URL → file resolution: path decoding, index and extension probing, hidden-path rules.
 
 This is the one place that decides which file a request may reach (spec §1.2, §3.1). It reads
-the filesystem (``stat``, ``realpath``) and nothing else. Three rules keep the server safe:
+the filesystem (``stat``, ``realpath``) and nothing else. Four rules keep the server safe:
 
 - the path is percent-decoded exactly once, as strict UTF-8, with no control characters;
 - no path component below the site root that is longer than one character may start with
   ``.`` (so ``.py/``, ``.view/``, ``.private/``, dotfiles and ``..`` are never served), both as
   requested and after symlinks are resolved;
+- no component may name an editor or backup leftover (``x~``, ``x.bak``, ``x.orig``,
+  ``x.swp``, ``#x#``), Python bytecode (``__pycache__/``, ``x.pyc``, ``x.pyo``) or a name
+  Windows would open as a ``.py`` file (``x.py.``, ``x.py::$DATA``): each would send a
+  script's or template's source as plain bytes;
 - the file's real path must lie inside the site root's real path.
 """
 
@@ -26,6 +30,7 @@ __all__ = [
     "cache_key",
     "decode_path",
     "is_hidden_component",
+    "is_source_leftover",
     "kind_for",
     "resolve_target",
     "resolve_view",
@@ -37,6 +42,11 @@ _PROBE_EXTENSIONS = (".html", ".htm", ".pyml", ".py")
 _SWAPPED_EXTENSIONS = {".html": ".htm", ".htm": ".html"}
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+_LEFTOVER_SUFFIXES = ("~", ".bak", ".orig", ".swp")
+"""What editors and hand-made backups leave beside a file (vim, emacs, patch, cp)."""
+
+_BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
 
 class TargetKind(enum.Enum):
@@ -130,6 +140,33 @@ def is_hidden_component(name: str) -> bool:
     return len(name) > 1 and name.startswith(".")
 
 
+def is_source_leftover(name: str) -> bool:
+    """Tell whether a path component names a copy of source code rather than a served file.
+
+    Such a file holds a script's or template's source (or its bytecode) under a name that
+    would otherwise be sent as it is. Names are compared case-insensitively.
+
+    Args:
+        name: one path component.
+
+    Returns:
+        True for editor and backup leftovers (``hello.py~``, ``hello.py.bak``,
+        ``index.html.orig``, ``hello.py.swp``, Emacs' ``#hello.py#``), Python bytecode
+        (``__pycache__``, ``hello.pyc``, ``hello.pyo``), and names that Windows opens as a
+        ``.py`` file (``hello.py.``, ``hello.py ``, ``hello.py::$DATA``); False otherwise.
+    """
+    lowered = name.lower()
+    if lowered.endswith(_LEFTOVER_SUFFIXES) or (
+        len(name) > 1 and name.startswith("#") and name.endswith("#")
+    ):
+        return True
+    if lowered == "__pycache__" or lowered.endswith(_BYTECODE_SUFFIXES):
+        return True
+    # Windows drops trailing dots and spaces, and "name:stream" opens a stream of "name".
+    windows_name = lowered.split(":", 1)[0].rstrip(". ")
+    return windows_name != lowered and windows_name.endswith((".py", *_BYTECODE_SUFFIXES))
+
+
 @dataclass(frozen=True)
 class ResolvedTarget:
     """The file a request's target resolved to.
@@ -165,10 +202,10 @@ def resolve_target(site_root: str, target: str) -> ResolvedTarget:
         is reached through a symlink with another name.
 
     Raises:
-        TargetNotFound: the target holds a backslash or NUL, or a hidden component (as
-            written, after probing, or after resolving symlinks), or resolves outside the site
-            root, or names no regular file (a missing file, a directory without an index, a
-            trailing slash after a file name).
+        TargetNotFound: the target holds a backslash or NUL, or a hidden or source-leftover
+            component (as written, after probing, or after resolving symlinks), or resolves
+            outside the site root, or names no regular file (a missing file, a directory
+            without an index, a trailing slash after a file name).
     """
     if "\\" in target or "\x00" in target:
         raise TargetNotFound(f"target {target!r} holds a backslash or NUL")
@@ -180,8 +217,10 @@ def resolve_target(site_root: str, target: str) -> ResolvedTarget:
         raise TargetNotFound(f"target {target!r} names no regular file ({expanded!r})")
     real_path, real_relative = _real_path_inside(site_root, expanded, target)
     for component in real_relative.split(os.sep):
-        if is_hidden_component(component):
-            raise TargetNotFound(f"target {target!r} resolves to hidden file {real_path!r}")
+        if is_hidden_component(component) or is_source_leftover(component):
+            raise TargetNotFound(
+                f"target {target!r} resolves to {real_path!r}: hidden, or a copy of source code"
+            )
     kind = kind_for(real_path)
     if kind is not TargetKind.SCRIPT:
         kind = kind_for(expanded)
@@ -192,6 +231,11 @@ def _reject_hidden(relative: str, target: str) -> None:
     for component in relative.split("/"):
         if is_hidden_component(component):
             raise TargetNotFound(f"target {target!r} has hidden component {component!r}")
+        if is_source_leftover(component):
+            raise TargetNotFound(
+                f"target {target!r} names {component!r}, a backup, bytecode or alias of "
+                "source code, which is never served"
+            )
 
 
 def _expand(site_root: str, relative: str) -> str:

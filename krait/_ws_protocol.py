@@ -76,6 +76,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.writable = True
         self._finished = False
         self._finish_waiters: list[Deferred[None]] = []
+        self._abort_call: Any = None
 
     def connectionMade(self) -> None:
         self.hub.add(self)
@@ -124,7 +125,22 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.message_received(payload if isBinary else payload.decode("utf-8"))
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
         self.connection_closed(code, reason)
+
+    def dropConnection(self, abort: bool = False) -> None:
+        # Once the closing handshake is complete Autobahn aborts the TCP connection, dropping
+        # whatever is still unwritten. A malformed Close (code 999, a 1-byte payload, a reason
+        # that is not UTF-8) makes Autobahn answer with its own Close (1002, or 1007 for the
+        # reason) and then take the bad frame for the reply to it: the abort threw that answer
+        # away and the client saw a bare TCP reset. After a clean handshake, close gracefully
+        # so the Close goes out first; abort only if the peer will not take it.
+        if abort and self.wasClean and self.transport is not None:
+            abort = False
+            timeout = getattr(self, "closeHandshakeTimeout", None) or 1.0
+            self._abort_call = self.hub.reactor.callLater(timeout, self.abort)
+        super().dropConnection(abort)
 
     @property
     def open_for_messages(self) -> bool:

@@ -226,6 +226,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
 
     from krait._app import build_site
     from krait._stdlib_log import forward_stdlib_logging
+    from krait._tls import certificate_options, with_krait_profile
     from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
@@ -262,10 +263,9 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
                 f"--listen {description!r} is not a valid endpoint: {reason}",
                 hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
             ) from None
+        endpoint = with_krait_profile(endpoint, description)
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     if options["https"] is not None:
-        from krait._tls import certificate_options
-
         cert = options["certificate"] or site_config.ssl_certificate_path
         key = options["privkey"] or site_config.ssl_private_key_path
         if not cert or not key:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,24 @@ MARKERS = {
     "script": "MARKER-SCRIPT-SOURCE-6e0f2b",
     "upper": "MARKER-UPPER-SCRIPT-f01d9e",
     "boom": "MARKER-BOOM-SOURCE-388c5a",
+    "leftover": "MARKER-LEFTOVER-SOURCE-5c1e07",
 }
+
+# Copies of a script's or template's source that an editor, a backup or Python leaves beside
+# it, and names that Windows would open as the script itself.
+LEFTOVERS = [
+    "hello.py~",
+    "hello.py.bak",
+    "hello.py.orig",
+    "hello.py.swp",
+    "HELLO.PY.BAK",
+    "#hello.py#",
+    "index.html~",
+    "hello.pyc",
+    "__pycache__/hello.cpython-311.pyc",
+    "hello.py.",
+    "hello.py::$DATA",
+]
 
 SITE: dict[str, str | bytes] = {
     ".py/init.py": f"# {MARKERS['init']}\nimport krait\n",
@@ -48,6 +66,9 @@ SITE: dict[str, str | bytes] = {
         'krait.response = krait.Response("HTTP/1.1", 200, [], "upper script ran")\n'
     ),
     "boom.py": f"raise RuntimeError('{MARKERS['boom']}')  # {MARKERS['boom']}\n",
+    "hello.py": 'krait.response = krait.Response("HTTP/1.1", 200, [], "hello ran")\n',
+    "notes~draft.txt": "a tilde inside a name is fine\n",
+    **{name: f"# {MARKERS['leftover']}\n" for name in LEFTOVERS},
 }
 
 SYMLINKS = {
@@ -183,7 +204,23 @@ def _without_date(answer: bytes) -> bytes:
     return b"\r\n".join(line for line in answer.split(b"\r\n") if not line.startswith(b"Date:"))
 
 
-@pytest.mark.parametrize("target", ["/public.txt", "/dir/inner.txt", "/"])
+@pytest.mark.parametrize("name", LEFTOVERS)
+def test_editor_leftovers_and_bytecode_of_sources_are_never_served(
+    server: Server, name: str
+) -> None:
+    status, answer = send(server, "GET", "/" + urllib.parse.quote(name))
+    assert status == 404
+    assert leaked_markers(answer) == []
+
+
+@pytest.mark.parametrize("target", ["/hello.py%00", "/hello.py%20", "/hello.p%79~"])
+def test_spelling_a_leftover_otherwise_does_not_reach_it(server: Server, target: str) -> None:
+    status, answer = send(server, "GET", target)
+    assert status in (400, 404)
+    assert leaked_markers(answer) == []
+
+
+@pytest.mark.parametrize("target", ["/public.txt", "/dir/inner.txt", "/", "/notes~draft.txt"])
 def test_ordinary_files_are_served(server: Server, target: str) -> None:
     """The refusals above are not vacuous: the same server serves its public files."""
     status, _ = send(server, "GET", target)
@@ -204,6 +241,7 @@ def test_query_strings_do_not_reach_files(server: Server, target: str) -> None:
         ("/run", b"script ran"),
         ("/run-link.txt", b"script ran"),
         ("/Upper.PY", b"upper script ran"),
+        ("/hello", b"hello ran"),
     ],
 )
 def test_scripts_are_executed_never_sent(server: Server, target: str, text: bytes) -> None:

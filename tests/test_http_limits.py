@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Server, raw_exchange, start_server, status_of, write_site
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.web.resource import Resource
+from twisted.web.server import Request
 
-from krait._http import host_problem
+from krait._http import KraitSite, host_problem
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +125,113 @@ def test_host_rules_as_plain_values() -> None:
     assert host_problem([b"a", b"b"], b"HTTP/1.1") is not None
     assert host_problem([b"a", b"a"], b"HTTP/2") is None  # :authority and Host alike
     assert host_problem([b"a", b"b"], b"HTTP/2") is not None
+
+
+def test_transfer_encoding_identity_does_not_smuggle_the_body_in_as_a_request(
+    server: Server,
+) -> None:
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = exchange(
+        server,
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n"
+        b"Content-Type: text/plain\r\n\r\n" + smuggled,
+    )
+    assert status_of(answer) == 400
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        ([b"gzip", b"chunked"], 501),  # RFC 9112 §6.1: a coding krait does not understand
+        ([b"chunked", b"identity"], 400),  # the final coding is not chunked
+        ([b"chunked", b"chunked"], 400),
+    ],
+)
+def test_transfer_encoding_split_over_lines_is_read_as_one_list(
+    server: Server, lines: list[bytes], status: int
+) -> None:
+    head = b"".join(b"Transfer-Encoding: " + line + b"\r\n" for line in lines)
+    answer = exchange(
+        server, b"POST / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+    )
+    assert status_of(answer) == status
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+@pytest.mark.parametrize(
+    "content_length",
+    [
+        [b"1" * 4400],  # int() refuses over 4,300 digits
+        [b"1" * 19],
+        [b"+5"],
+        [b"5", b"6"],
+    ],
+)
+def test_bad_content_length_gets_400_and_one_log_line_without_traceback(
+    server: Server, content_length: list[bytes]
+) -> None:
+    before = server.stderr()
+    head = b"".join(b"Content-Length: " + value + b"\r\n" for value in content_length)
+    answer = exchange(server, b"POST / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\nhello")
+    assert status_of(answer) == 400
+    for _ in range(50):  # the log is written by the server process, a moment later
+        logged = server.stderr()[len(before) :]
+        if "Content-Length" in logged:
+            break
+        time.sleep(0.05)
+    assert len(logged.splitlines()) == 1, logged
+    assert "refused a request head with 400: Content-Length" in logged
+
+
+def test_repeated_equal_content_lengths_are_one_length(server: Server) -> None:
+    answer = exchange(
+        server,
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert status_of(answer) == 200
+
+
+class _EchoBody(Resource):
+    isLeaf = True
+
+    def render_POST(self, request: Request) -> bytes:
+        assert request.content is not None
+        return b"body=" + request.content.read()
+
+
+def _answer_in_process(data: bytes) -> bytes:
+    """What krait's channel writes back for ``data``, without a socket or a reactor loop."""
+    site = KraitSite(_EchoBody(), access_log=None, reactor=MemoryReactorClock())
+    protocol = site.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(data)
+    return bytes(transport.value())
+
+
+@pytest.mark.parametrize(
+    ("framing", "body"),
+    [
+        (b"Transfer-Encoding: chunked", b"5\r\nhello\r\n0\r\n\r\n"),
+        (b"Transfer-Encoding: ,CHUNKED", b"5\r\nhello\r\n0\r\n\r\n"),
+        (b"Content-Length: 5", b"hello"),
+        (b"Content-Length: 5, 5", b"hello"),
+    ],
+)
+def test_channel_reads_a_well_framed_body(framing: bytes, body: bytes) -> None:
+    answer = _answer_in_process(
+        b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + framing + b"\r\n\r\n" + body
+    )
+    assert status_of(answer) == 200
+    assert answer.endswith(b"\r\n\r\nbody=hello")
+
+
+def test_channel_refuses_unknown_coding_with_501_and_reads_no_body() -> None:
+    answer = _answer_in_process(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+    )
+    assert status_of(answer) == 501
+    assert answer.endswith(b"no transfer coding but chunked\n")
+    assert b"body=" not in answer

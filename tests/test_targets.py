@@ -17,6 +17,7 @@ from krait._targets import (
     cache_key,
     decode_path,
     is_hidden_component,
+    is_source_leftover,
     kind_for,
     resolve_target,
     resolve_view,
@@ -193,6 +194,50 @@ def test_hidden_components_are_longer_than_one_char_and_start_with_a_dot(
     name: str, hidden: bool
 ) -> None:
     assert is_hidden_component(name) is hidden
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hello.py~",
+        "hello.py.bak",
+        "hello.py.orig",
+        "hello.py.swp",
+        "index.html~",
+        "HELLO.PY.BAK",
+        "#hello.py#",
+        "__pycache__",
+        "hello.cpython-311.pyc",
+        "hello.pyo",
+        "hello.py.",
+        "hello.py ",
+        "hello.PY. .",
+        "hello.py::$DATA",
+        "hello.py:stream",
+        "hello.pyc::$DATA",
+    ],
+)
+def test_backups_bytecode_and_windows_aliases_of_sources_are_leftovers(name: str) -> None:
+    assert is_source_leftover(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["hello.py", "index.html", "a~b.txt", "#notes", "c#", "bakery.txt", "time:12.html", "readme."],
+)
+def test_ordinary_names_are_not_leftovers(name: str) -> None:
+    assert not is_source_leftover(name)
+
+
+def test_leftovers_are_not_found_even_through_a_symlink(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "__pycache__").mkdir(parents=True)
+    (site / "hello.py~").write_text("source")
+    (site / "__pycache__" / "hello.cpython-311.pyc").write_bytes(b"bytecode")
+    os.symlink("hello.py~", site / "innocent.txt")
+    for target in ("/hello.py~", "/__pycache__/hello.cpython-311.pyc", "/innocent.txt"):
+        with pytest.raises(TargetNotFound, match=r"never served|copy of source code"):
+            resolve_target(str(site), target)
 
 
 @pytest.mark.parametrize(

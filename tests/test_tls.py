@@ -1,4 +1,4 @@
-"""TLS: --https with krait.config.ssl_* (encrypted keys too), ssl: endpoints, TLS 1.2+, HTTP/2."""
+"""TLS: --https with krait.config.ssl_* (encrypted keys too), ssl: endpoints, the profile, h2."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ import trustme
 import websocket
 from conftest import Server, free_port, start_server, wait_for_port, write_site
 from tls_site import client_context, write_tls_site
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.testing import MemoryReactor
 from ws_site import echo_site
+
+from krait._errors import SiteConfigError
+from krait._tls import with_krait_profile
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +245,147 @@ def test_http2_oversized_uploads_are_refused(tmp_path: Path, authority: trustme.
         unknown = tls.curl("/echo", "-o", "/dev/null", "-T", "-", stdin=b"x" * 3_000_000)
         assert unknown.returncode != 0
         assert tls.curl("/echo").stdout == b"ok"  # and the server goes on serving
+
+
+# Suites the old defaults accepted and Mozilla's intermediate profile does not: static-RSA key
+# exchange (no forward secrecy), and CBC whatever the key exchange.
+WEAK_TLS12_SUITES = ["AES128-SHA", "AES256-SHA256", "AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA"]
+
+
+@pytest.fixture(scope="module")
+def rsa_authority() -> trustme.CA:
+    """A CA issuing RSA certificates: the suites with static-RSA key exchange need one."""
+    return trustme.CA(key_type=trustme.KeyType.RSA)
+
+
+@pytest.fixture(scope="module")
+def rsa_ports(
+    tmp_path_factory: pytest.TempPathFactory, rsa_authority: trustme.CA
+) -> Iterator[dict[str, int]]:
+    """One server with an RSA certificate on an ``ssl:`` endpoint and on ``--https``."""
+    root = tmp_path_factory.mktemp("rsa-tls")
+    cert = rsa_authority.issue_cert("127.0.0.1", key_type=trustme.KeyType.RSA)
+    cert.private_key_pem.write_to_path(str(root / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
+    site = write_site(root / "site", {"index.html": "secure hello"})
+    ports = {"ssl-endpoint": free_port(), "https": free_port()}
+    endpoint = (
+        f"ssl:{ports['ssl-endpoint']}:interface=127.0.0.1"
+        f":privateKey={root / 'key.pem'}:certKey={root / 'cert.pem'}"
+    )
+    server = start_server(
+        site,
+        root / "log",
+        *("--listen", endpoint, "--https", str(ports["https"])),
+        *("--certificate", str(root / "cert.pem"), "--privkey", str(root / "key.pem")),
+        listen=False,
+        wait=False,
+    )
+    try:
+        for port in ports.values():
+            wait_for_port(port, server.process)
+        yield ports
+    finally:
+        assert server.stop() == 0
+
+
+def handshake(
+    port: int, authority: trustme.CA, tls12_suite: str | None = None
+) -> tuple[str | None, str]:
+    """The TLS version and suite a Python client gets, offering ``tls12_suite`` alone if given."""
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    if tls12_suite is not None:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(tls12_suite)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        cipher = tls.cipher()
+        assert cipher is not None
+        return tls.version(), cipher[0]
+
+
+@pytest.mark.parametrize("kind", ["ssl-endpoint", "https"])
+@pytest.mark.parametrize("suite", WEAK_TLS12_SUITES)
+def test_static_rsa_and_cbc_suites_are_refused(
+    rsa_ports: dict[str, int], rsa_authority: trustme.CA, kind: str, suite: str
+) -> None:
+    with pytest.raises(ssl.SSLError, match=r"HANDSHAKE_FAILURE|NO_SHARED_CIPHER"):
+        handshake(rsa_ports[kind], rsa_authority, suite)
+
+
+@pytest.mark.parametrize("kind", ["ssl-endpoint", "https"])
+def test_tls12_client_gets_ecdhe_with_aes_gcm(
+    rsa_ports: dict[str, int], rsa_authority: trustme.CA, kind: str
+) -> None:
+    suite = "ECDHE-RSA-AES128-GCM-SHA256"
+    assert handshake(rsa_ports[kind], rsa_authority, suite) == ("TLSv1.2", suite)
+
+
+@pytest.mark.parametrize("kind", ["ssl-endpoint", "https"])
+def test_tls13_is_chosen_when_the_client_offers_it(
+    rsa_ports: dict[str, int], rsa_authority: trustme.CA, kind: str
+) -> None:
+    version, _suite = handshake(rsa_ports[kind], rsa_authority)
+    assert version == "TLSv1.3"
+
+
+def test_ecdsa_certificate_gets_ecdhe_ecdsa_aead_and_refuses_cbc(
+    tls_site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    """trustme's default keys are ECDSA, as many real certificates are."""
+    with https_site(tls_site, tmp_path) as port:
+        for suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"):
+            assert handshake(port, authority, suite) == ("TLSv1.2", suite)
+        with pytest.raises(ssl.SSLError):
+            handshake(port, authority, "ECDHE-ECDSA-AES128-SHA")
+
+
+def s_client(port: int, *args: str) -> tuple[str, str]:
+    """The protocol and cipher ``openssl s_client`` negotiates; the cipher is "(NONE)" if none."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command (.ci/run installs it)")
+    done = subprocess.run(
+        [openssl, "s_client", "-connect", f"127.0.0.1:{port}", *args],
+        input=b"",
+        capture_output=True,
+        timeout=20,
+    )
+    lines = done.stdout.decode(errors="replace").splitlines()
+    new = next(line for line in lines if line.startswith("New, "))  # "New, TLSv1.2, Cipher is X"
+    protocol, _, cipher = new.removeprefix("New, ").partition(", Cipher is ")
+    return protocol, cipher
+
+
+@pytest.mark.parametrize("kind", ["ssl-endpoint", "https"])
+def test_openssl_s_client_sees_the_intermediate_profile(
+    rsa_ports: dict[str, int], kind: str
+) -> None:
+    port = rsa_ports[kind]
+    for suite in WEAK_TLS12_SUITES:
+        assert s_client(port, "-tls1_2", "-cipher", suite)[1] == "(NONE)", suite
+    good = "ECDHE-RSA-CHACHA20-POLY1305"
+    assert s_client(port, "-tls1_2", "-cipher", good) == ("TLSv1.2", good)
+    assert s_client(port)[0] == "TLSv1.3"
+    # SECLEVEL=0 lets this OpenSSL offer TLS 1.1 at all; the server must still say no.
+    assert s_client(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")[1] == "(NONE)"
+
+
+def test_ssl_endpoint_with_a_fixed_sslmethod_is_a_config_error(
+    tmp_path: Path, authority: trustme.CA
+) -> None:
+    cert = authority.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    description = f"ssl:0:privateKey={tmp_path / 'server.pem'}:sslmethod=TLSv1_METHOD"
+    with pytest.warns(DeprecationWarning):
+        endpoint = serverFromString(MemoryReactor(), description)
+    with pytest.raises(SiteConfigError, match="drop sslmethod"):
+        with_krait_profile(endpoint, description)
+
+
+def test_endpoints_without_tls_are_left_as_they_are() -> None:
+    endpoint = serverFromString(MemoryReactor(), "tcp:0")
+    assert with_krait_profile(endpoint, "tcp:0") is endpoint

@@ -266,20 +266,60 @@ def read_close_code(sock: socket.socket) -> int | None:
             return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
 
 
+def raw_websocket(server: Server, path: str) -> socket.socket:
+    """A socket on which the WebSocket handshake for ``path`` has just completed."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    return sock
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A final client frame (clients must mask, RFC 6455 §5.3) with a payload under 126 bytes."""
+    mask = b"\x37\xfa\x21\x3d"
+    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+MALFORMED_CLOSES = {
+    "code-999": (struct.pack("!H", 999), 1002),
+    "code-1005-which-is-never-sent": (struct.pack("!H", 1005), 1002),
+    "code-5000": (struct.pack("!H", 5000), 1002),
+    "one-byte-payload": (b"\x03", 1002),
+    "reason-not-utf-8": (struct.pack("!H", 1000) + b"\xff\xfe", 1007),
+}
+
+
+@pytest.mark.parametrize("kind", ["queue", "async"])
+@pytest.mark.parametrize("case", MALFORMED_CLOSES)
+def test_malformed_close_frame_is_answered_with_a_close_then_an_orderly_end(
+    server: Server, site: Path, kind: str, case: str
+) -> None:
+    """RFC 6455 §7.4.1: 1002 for a protocol error, 1007 for a reason that is not UTF-8.
+
+    Not a TCP reset, which would leave the client without the reason.
+    """
+    payload, code = MALFORMED_CLOSES[case]
+    tag = f"bad-close-{kind}-{case}"
+    with raw_websocket(server, f"/echo?kind={kind}&tag={tag}") as sock:
+        sock.sendall(masked_frame(0x8, payload))
+        assert read_close_code(sock) == code
+        assert sock.recv(65536) == b""
+    assert wait_for(marker(site, tag).exists)
+
+
 @pytest.mark.parametrize("kind", ["queue", "async"])
 def test_frame_over_16_mib_closes_the_connection_with_1009(server: Server, kind: str) -> None:
     """Refused from the frame header alone: nothing that large is read, let alone kept."""
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(
-            f"GET /echo?kind={kind} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(1)
-        assert head.startswith(b"HTTP/1.1 101 ")
+    with raw_websocket(server, f"/echo?kind={kind}") as sock:
         header = struct.pack("!BBQ", 0x82, 0x80 | 127, SIXTEEN_MIB + 1) + b"\0\0\0\0"
         sock.sendall(header + b"\0" * 1024)
         assert read_close_code(sock) == 1009
