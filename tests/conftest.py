@@ -17,6 +17,20 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, which the browser tests drive through Playwright (.ci/run installs it)."""
+# launch() gives Chromium a fresh temporary profile of its own (and refuses --user-data-dir).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def shared_tool(name: str, variable: str) -> Path:
     """An external tool: from the environment variable ``variable``, else ``../shared/tools``.

@@ -8,27 +8,13 @@ missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import REPO, Server, start_server
+from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, Server, start_server
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'"
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-# launch() gives Chromium a fresh temporary profile of its own (and refuses --user-data-dir).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.slow,
