@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from krait._bridge import WorkerPool
+from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._resource import KraitRoot
 from krait._site import SiteConfig, load_site
@@ -21,6 +22,7 @@ def build_site(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -28,7 +30,8 @@ def build_site(
         SiteConfigError: the site cannot start.
     """
     config = load_site(site_root)
-    pool = WorkerPool(reactor, threads, "krait-pages")
+    # At shutdown the drainer already gave pages their time (--shutdown-timeout).
+    pool = WorkerPool(reactor, threads, "krait-pages", join_timeout=1.0)
     # The hub already gave connections a 5 s grace before the pool stops: a thread still
     # running then will not return in the next second either.
     ws_pool = WorkerPool(reactor, ws_threads, "krait-websockets", join_timeout=1.0)
@@ -43,5 +46,11 @@ def build_site(
         ws_settings=ws_settings,
         ws_message_pool=ws_message_pool,
     )
-    site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
+    site = KraitSite(
+        root,
+        access_log=access_log,
+        max_body_size=max_body_size,
+        reactor=reactor,
+        drainer=Drainer(reactor, shutdown_timeout),
+    )
     return config, site

@@ -20,6 +20,7 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
+from krait._drain import Drainer
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._log_writer import LogWriter
 
@@ -129,6 +130,9 @@ class KraitRequest(server.Request):
                     400, b"Bad Request", b"400 Bad Request: %s\n" % problem.encode()
                 )
             return
+        drainer = getattr(self.channel.site, "drainer", None)
+        if drainer is not None:
+            drainer.request_started(self)
         cast(Any, super()).process()
 
     def _handleStar(self) -> None:
@@ -245,6 +249,14 @@ class KraitChannel(http.HTTPChannel):
             choose(_CONTENT_LENGTH, b"%d" % length)
         cast(Any, super()).allHeadersReceived()
 
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        drainer = getattr(cast(Any, self).site, "drainer", None)
+        if drainer is not None and drainer.draining:
+            # Shutting down: answer this request, then close (RFC 9112 §9.6).
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return bool(cast(Any, super()).checkPersistence(request, version))
+
     def lineLengthExceeded(self, line: bytes) -> None:
         if getattr(self, "_path", None) is None and not self.requests:
             self._refuse(414, self.MAX_LENGTH)
@@ -272,7 +284,11 @@ class KraitChannel(http.HTTPChannel):
 def _channel_protocol(factory: Any) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
     generic: Any = http._GenericHTTPChannelProtocol
-    return generic(KraitChannel())
+    protocol = generic(KraitChannel())
+    drainer = getattr(factory, "drainer", None)
+    if drainer is not None:
+        drainer.connection_made(protocol)
+    return protocol
 
 
 class KraitSite(server.Site):
@@ -284,6 +300,7 @@ class KraitSite(server.Site):
             or None for no access log.
         max_body_size: the largest request body accepted, in bytes.
         reactor: the reactor (for the log's flush timer).
+        drainer: tracks requests and connections for a graceful shutdown, if any.
     """
 
     requestFactory = KraitRequest
@@ -295,12 +312,14 @@ class KraitSite(server.Site):
         access_log: str | None = "-",
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         reactor: Any = None,
+        drainer: Drainer | None = None,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
         # itself, on demand and streaming (krait._forms), and answers 400 with the reason.
         cast(Any, super()).__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body_size = max_body_size
+        self.drainer = drainer
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
@@ -323,6 +342,11 @@ class KraitSite(server.Site):
         self._flusher.start(1.0, now=False)
 
     def stopFactory(self) -> None:
+        drainer = self.drainer
+        if drainer is not None and drainer.draining and not drainer.drained:
+            # The ports closed, but requests in flight still get answered and logged.
+            drainer.when_drained().addCallback(lambda _: self.stopFactory())
+            return
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
         self.flush_access_log()

@@ -79,6 +79,12 @@ class Options(usage.Options):
             "Largest WebSocket message in bytes; larger ones close with 1009.",
         ],
         ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
+        [
+            "shutdown-timeout",
+            None,
+            "30",
+            "Seconds requests in flight get to finish on SIGTERM/SIGINT before they are cut off.",
+        ],
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -119,6 +125,7 @@ class Options(usage.Options):
             raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
+        self["shutdown-timeout"] = _seconds("shutdown-timeout", self["shutdown-timeout"])
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
@@ -174,6 +181,16 @@ def _tcp_endpoint(port: int, interface: str | None) -> str:
     return f"tcp:{port}:interface={escaped}"
 
 
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{name} takes a number of seconds, not {value!r}") from None
+    if not seconds >= 0:
+        raise usage.UsageError(f"--{name} cannot be negative")
+    return seconds
+
+
 def _positive_int(name: str, value: Any) -> int:
     try:
         number = int(value)
@@ -220,6 +237,18 @@ def makeService(options: Options) -> MultiService:
         raise  # unreachable: _exit_with raises SystemExit
 
 
+def _drain(reactor: Any, factory: Any) -> Any:
+    """Answer the requests in flight, then let the process exit with status 0.
+
+    twistd re-raises the signal that stopped the reactor so that the process ends "killed by
+    SIGTERM"; a server that shut down as asked has not failed, and process managers read a
+    non-zero status as a crash.
+    """
+    drained = factory.drainer.drain()
+    drained.addCallback(lambda _: setattr(reactor, "_exitSignal", None))  # twisted private
+    return drained
+
+
 def build_service(options: Options, reactor: Any = None) -> KraitService:
     """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
@@ -250,7 +279,9 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
             ping_interval=options["ws-ping-interval"],
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
         ),
+        shutdown_timeout=options["shutdown-timeout"],
     )
+    reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
     service = KraitService()
     for description in options["listen"]:
         try:

@@ -1,0 +1,169 @@
+"""Graceful shutdown: SIGTERM/SIGINT answer the requests in flight, then exit with status 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import Server, status_of, write_site
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from krait._drain import Drainer
+
+SITE = {
+    ".py/init.py": "",
+    "slow.py": "import time\ntime.sleep(float(krait.request.query.get('s', '1')))\nreturn 'done'\n",
+    "fast.py": "return 'fast'\n",
+}
+
+
+def fetch_all(url: str, count: int) -> tuple[list[threading.Thread], list[object]]:
+    """Start ``count`` requests to ``url`` in threads; their answers (or errors) land in the
+    returned list."""
+    answers: list[object] = []
+
+    def fetch() -> None:
+        try:
+            response = requests.get(url, timeout=20)
+            answers.append((response.status_code, response.text))
+        except requests.RequestException as error:
+            answers.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def wait_until_running(server: Server, count: int) -> None:
+    """Let ``count`` requests reach the page (they sleep there) before the signal."""
+    time.sleep(0.4)
+    assert server.process.poll() is None
+
+
+@pytest.mark.parametrize("twistd", [False, True], ids=["python-m-krait", "twistd"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_requests_in_flight_are_answered_and_the_exit_status_is_zero(
+    serve: Callable[..., Server], tmp_path: Path, twistd: bool, signum: signal.Signals
+) -> None:
+    server = serve(write_site(tmp_path / "site", SITE), twistd=twistd)
+    threads, answers = fetch_all(server.url + "/slow?s=1", 3)
+    wait_until_running(server, 3)
+    server.process.send_signal(signum)
+    for thread in threads:
+        thread.join(20)
+    assert answers == [(200, "done")] * 3
+    assert server.process.wait(20) == 0
+    assert server.stdout().count('"GET /slow?s=1 HTTP/1.1" 200') == 3
+
+
+def test_an_idle_keep_alive_connection_does_not_hold_up_the_exit(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = serve(write_site(tmp_path / "site", SITE))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+        idle.sendall(b"GET /fast.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(idle.recv(65536)) == 200
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(10) == 0
+        assert time.monotonic() - started < 5
+        assert idle.recv(65536) == b""  # closed by the server, cleanly
+
+
+def test_a_busy_keep_alive_connection_is_told_to_close_after_its_answer(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = serve(write_site(tmp_path / "site", SITE))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as busy:
+        busy.sendall(b"GET /slow.py?s=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        answer = b""
+        while chunk := busy.recv(65536):
+            answer += chunk
+    assert status_of(answer) == 200
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.endswith(b"done")
+    assert server.process.wait(10) == 0
+
+
+def test_shutdown_timeout_cuts_off_a_page_that_runs_too_long(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = serve(write_site(tmp_path / "site", SITE), "--shutdown-timeout", "0.5")
+    threads, answers = fetch_all(server.url + "/slow?s=30", 1)
+    wait_until_running(server, 1)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(15) == 0
+    assert time.monotonic() - started < 10
+    threads[0].join(20)
+    assert isinstance(answers[0], requests.RequestException)
+    assert "shutdown timeout (0.5s, see --shutdown-timeout)" in server.stderr()
+
+
+def test_the_shutdown_timeout_must_be_a_number(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "krait", str(tmp_path), "--shutdown-timeout", "soon"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "--shutdown-timeout takes a number of seconds" in done.stderr
+
+
+class FakeRequest:
+    """What the drainer needs of a request: notifyFinish()."""
+
+    def __init__(self) -> None:
+        self.finished: Deferred[None] = Deferred()
+
+    def notifyFinish(self) -> Deferred[None]:
+        return self.finished
+
+
+def test_drain_without_requests_is_over_at_once() -> None:
+    clock = Clock()
+    drainer = Drainer(clock, timeout=5)
+    done = drainer.drain()
+    assert done.called
+    assert drainer.drained
+
+
+def test_drain_waits_for_the_requests_in_flight() -> None:
+    clock = Clock()
+    drainer = Drainer(clock, timeout=5)
+    first, second = FakeRequest(), FakeRequest()
+    drainer.request_started(first)
+    drainer.request_started(second)
+    done = drainer.drain()
+    first.finished.callback(None)
+    clock.advance(1)
+    assert not done.called
+    second.finished.callback(None)
+    clock.advance(0.05)
+    assert done.called
+
+
+def test_drain_gives_up_at_the_timeout() -> None:
+    clock = Clock()
+    drainer = Drainer(clock, timeout=5)
+    drainer.request_started(FakeRequest())
+    done = drainer.drain()
+    clock.advance(4.9)
+    assert not done.called
+    clock.advance(0.2)
+    assert done.called
+    assert drainer.in_flight == 1
