@@ -1,7 +1,8 @@
 """The twisted.web Site and Request krait serves with: body limits and the access log.
 
-Routing and rendering live in ``_resource``; this module only deals with what happens at the
-connection level, before a resource is involved (oversized bodies) and after (logging).
+Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
+with what happens at the connection level, before a resource is involved (malformed or
+oversized heads and bodies, refused in plain text by ``_answers``) and after (logging).
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
+from krait._answers import refusal_bytes, send_refusal
 from krait._log_writer import LogWriter
 
 log = Logger(namespace="krait")
 
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
-
-
-_TOO_LARGE_BODY = b"413 Content Too Large: the request body is over %d bytes\n"
 
 
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ], empty allowed.
@@ -123,9 +122,7 @@ class KraitRequest(server.Request):
             if refuse is not None:
                 refuse(400)
             else:  # an HTTP/2 stream: answer on the stream
-                self._answer_plainly(
-                    400, b"Bad Request", b"400 Bad Request: %s\n" % problem.encode()
-                )
+                send_refusal(self, 400, problem)
             return
         cast(Any, super()).process()
 
@@ -138,18 +135,7 @@ class KraitRequest(server.Request):
             cast(Any, self).processingFailed(Failure())
 
     def _answer_too_large_stream(self) -> None:
-        limit = self.channel.site.max_body_size
-        self._answer_plainly(413, b"Content Too Large", _TOO_LARGE_BODY % limit)
-
-    def _answer_plainly(self, code: int, phrase: bytes, body: bytes) -> None:
-        """Answer with a short text body, before any resource saw the request."""
-        self.setResponseCode(code, phrase)
-        self.setHeader(b"date", http.datetimeToString())
-        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        self.setHeader(b"content-length", b"%d" % len(body))
-        request: Any = self
-        request.write(body)
-        request.finish()
+        send_refusal(self, 413, refusal_reason(413, self.channel.site.max_body_size))
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         # twisted.web announces its version in a Server header; the original Krait sent none,
@@ -159,28 +145,23 @@ class KraitRequest(server.Request):
         cast(Any, super()).setHeader(name, value)
 
 
-_LIMIT_ANSWERS = {
-    400: b"400 Bad Request: the request is malformed\n",
-    413: _TOO_LARGE_BODY,
-    414: b"414 URI Too Long: the request line is over %d bytes\n",
-    431: b"431 Request Header Fields Too Large: the request head is over %d bytes\n",
+_REFUSAL_REASONS = {
+    400: "the request is malformed",
+    413: "the request body is over %d bytes",
+    414: "the request line is over %d bytes",
+    431: "the request head is over %d bytes",
 }
-_REASONS = {
-    400: b"Bad Request",
-    413: b"Content Too Large",
-    414: b"URI Too Long",
-    431: b"Request Header Fields Too Large",
-}
+
+
+def refusal_reason(code: int, limit: int = 0) -> str:
+    """Why a request was refused at the connection level, naming the limit it broke."""
+    reason = _REFUSAL_REASONS[code]
+    return reason % limit if "%d" in reason else reason
 
 
 def refusal(code: int, limit: int = 0) -> bytes:
     """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
-    body = _LIMIT_ANSWERS[code] % limit if b"%d" in _LIMIT_ANSWERS[code] else _LIMIT_ANSWERS[code]
-    return (
-        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (code, _REASONS[code], http.datetimeToString(), len(body), body)
-    )
+    return refusal_bytes(code, refusal_reason(code, limit))
 
 
 class KraitChannel(http.HTTPChannel):

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from twisted.web.server import NOT_DONE_YET
 
+from krait._answers import write_error
 from krait._caching import (
     CachePolicy,
     Precondition,
@@ -175,7 +176,7 @@ def serve_file(
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed by the writer or the producer)
     except OSError:
-        return _plain_error(request, 404, b"Not Found")
+        return write_error(request, 404)
     stat = os.fstat(file.fileno())
     size = stat.st_size
     # RFC 9110 §8.8.2.1: a modification time in the future is sent as the current time.
@@ -186,7 +187,7 @@ def serve_file(
     decision = evaluate_preconditions(method, etag, last_modified, headers)
     if decision is Precondition.FAILED:
         file.close()
-        return _plain_error(request, 412, b"Precondition Failed")
+        return write_error(request, 412)
     if decision is Precondition.NOT_MODIFIED:
         file.close()
         _set_validators(request, policy, etag, last_modified)
@@ -200,7 +201,7 @@ def serve_file(
     except UnsatisfiableRange:
         file.close()
         request.setHeader(b"content-range", unsatisfied_content_range(size))
-        return _plain_error(request, 416, b"Range Not Satisfiable")
+        return write_error(request, 416)
 
     _set_validators(request, policy, etag, last_modified)
     request.setHeader(b"accept-ranges", b"bytes")
@@ -298,13 +299,3 @@ def _read_segments(file: IO[bytes], segments: list[bytes | ByteRange]) -> list[b
             file.seek(segment.start)
             parts.append(file.read(segment.length))
     return parts
-
-
-def _plain_error(request: Any, code: int, message: bytes) -> bytes:
-    # An error describes this request, not the file: no cache may keep it in the file's place.
-    request.setResponseCode(code)
-    request.setHeader(b"cache-control", b"no-store")
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    body = b"%d %s\n" % (code, message)
-    request.setHeader(b"content-length", b"%d" % len(body))
-    return body
