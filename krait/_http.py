@@ -22,6 +22,13 @@ from twisted.web.resource import Resource
 from krait._access_log import combined_line
 from krait._answers import refusal_bytes, send_refusal
 from krait._log_writer import LogWriter
+from krait._twisted_compat import (
+    channel_version,
+    generic_channel_protocol,
+    has_request_line,
+    log_date_time,
+    received_header_size,
+)
 
 log = Logger(namespace="krait")
 
@@ -46,7 +53,7 @@ def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     return None
 
 
-def close_after(request: Any) -> None:
+def close_after(request: server.Request) -> None:
     """Close an HTTP/1.x connection once this response is sent (an HTTP/2 stream just ends).
 
     The header alone does not make twisted.web close: the channel's flag does.
@@ -126,7 +133,7 @@ class KraitRequest(server.Request):
             return
         cast(Any, super()).process()
 
-    def _handleStar(self) -> None:
+    def _handleStar(self) -> None:  # _twisted_compat.OPTIONS_STAR_HOOK
         # twisted.web answers "OPTIONS *" itself, without Allow; krait's root answers it.
         try:
             site: Any = self.site
@@ -179,26 +186,28 @@ class KraitChannel(http.HTTPChannel):
         cast(Any, super()).__init__()
 
     def lineReceived(self, line: bytes) -> None:
-        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+        if received_header_size(self) + len(line) > self.totalHeadersSize:
             self._refuse(431, self.totalHeadersSize)
             return
         cast(Any, super()).lineReceived(line)
 
     def allHeadersReceived(self) -> None:
         request = self.requests[-1]
-        if self._version != b"HTTP/1.1" and request.requestHeaders.hasHeader(b"transfer-encoding"):
+        if channel_version(self) != b"HTTP/1.1" and request.requestHeaders.hasHeader(
+            b"transfer-encoding"
+        ):
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
             self._refuse(400)
             return
         cast(Any, super()).allHeadersReceived()
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        if getattr(self, "_path", None) is None and not self.requests:
+        if not has_request_line(self) and not self.requests:
             self._refuse(414, self.MAX_LENGTH)
         else:
             self._refuse(431, self.MAX_LENGTH)
 
-    def _respondToBadRequestAndDisconnect(self) -> None:
+    def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
         self._refuse(400)
 
     def _refuse(self, code: int, limit: int = 0) -> None:
@@ -211,8 +220,7 @@ class KraitChannel(http.HTTPChannel):
 
 def _channel_protocol(factory: Any) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    generic: Any = http._GenericHTTPChannelProtocol
-    return generic(KraitChannel())
+    return generic_channel_protocol(KraitChannel())
 
 
 class KraitSite(server.Site):
@@ -273,13 +281,13 @@ class KraitSite(server.Site):
         self._log_file = self._log_writer = None
         super().stopFactory()
 
-    def log(self, request: Any) -> None:
+    def log(self, request: http.Request) -> None:
         if self._log_file is None:
             return
         address = request.getClientAddress()
         line = combined_line(
             getattr(address, "host", None) or "-",
-            self._logDateTime or "-",
+            log_date_time(self) or "-",
             (request.method, request.uri, request.clientproto),
             request.code,
             request.sentLength,

@@ -11,9 +11,9 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
 from krait._answers import write_error
 from krait._caching import (
@@ -78,7 +78,9 @@ class StaticFiles:
         self._held = 0
         self._entities: dict[tuple[str, str, str], _Entity] = {}
 
-    def serve(self, request: Any, path: str, content_type: str, policy: CachePolicy) -> bytes | int:
+    def serve(
+        self, request: Request, path: str, content_type: str, policy: CachePolicy
+    ) -> bytes | int:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
         if request.method in (b"GET", b"HEAD"):
             raw = request.requestHeaders
@@ -138,7 +140,7 @@ class StaticFiles:
         self._held += len(entity.body)
 
 
-def request_headers(request: Any) -> dict[str, str]:
+def request_headers(request: Request) -> dict[str, str]:
     """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
     headers: dict[str, str] = {}
     for name, values in request.requestHeaders.getAllRawHeaders():
@@ -149,7 +151,7 @@ def request_headers(request: Any) -> dict[str, str]:
 
 
 def serve_file(
-    request: Any,
+    request: Request,
     path: str,
     content_type: str,
     policy: CachePolicy,
@@ -218,7 +220,7 @@ def serve_file(
     return NOT_DONE_YET
 
 
-def stream_segments(request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
+def stream_segments(request: Request, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
     """Stream a body made of file ranges: by ``sendfile`` when the socket allows it."""
     transport = sendfile_transport(request)
     if transport is not None and len(segments) == 1 and isinstance(segments[0], ByteRange):
@@ -231,7 +233,7 @@ def stream_segments(request: Any, file: IO[bytes], segments: list[bytes | ByteRa
     SegmentProducer(request, file, segments).start()
 
 
-def response_date(request: Any) -> float:
+def response_date(request: Request) -> float:
     """The time the response's ``Date`` header states, or the clock if it has none.
 
     Last-Modified is compared with this rather than with a later reading of the clock, so
@@ -245,7 +247,7 @@ def response_date(request: Any) -> float:
 
 
 def _set_validators(
-    request: Any, policy: CachePolicy, etag: str | None, last_modified: int
+    request: Request, policy: CachePolicy, etag: str | None, last_modified: int
 ) -> None:
     request.setHeader(b"cache-control", policy.header)
     request.setHeader(b"last-modified", http_date(last_modified))
@@ -267,7 +269,7 @@ def _requested_ranges(
 
 
 def _lay_out_body(
-    request: Any, ranges: list[ByteRange] | None, size: int, content_type: str
+    request: Request, ranges: list[ByteRange] | None, size: int, content_type: str
 ) -> tuple[list[bytes | ByteRange], int]:
     """Set the status and Content-Type for the ranges, and list what the body is made of."""
     if ranges is None:
@@ -283,7 +285,7 @@ def _lay_out_body(
     return multipart_parts(ranges, size, content_type, boundary)
 
 
-def finish_without_body(request: Any) -> int:
+def finish_without_body(request: Request) -> int:
     """End a 204 or 304 answer with no body and, as RFC 9110 asks, no Content-Length."""
     request.write(b"")
     request.finish()
