@@ -18,6 +18,7 @@ from typing import Any
 
 from krait import _context, config, cookie, mvc
 from krait._context import NoActiveRequestError, RequestScoped
+from krait._mime import content_type_for_ext
 from krait._request import Request
 from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
 
@@ -63,8 +64,6 @@ def set_content_type(raw: str | None = None, ext: str | None = None) -> None:
         raw: a full MIME type, e.g. ``"application/json"``; wins over ``ext``.
         ext: a file extension to derive the type from, e.g. ``"json"``.
     """
-    from krait._mime import content_type_for_ext
-
     state = _context.current()
     if raw is not None:
         state.content_type = raw
