@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import types
 from typing import Any
 
 from krait import _context, config, cookie, mvc
-from krait._context import NoActiveRequestError
+from krait._context import NoActiveRequestError, RequestScoped
+from krait._mime import content_type_for_ext
 from krait._request import Request
 from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
 
@@ -64,8 +64,6 @@ def set_content_type(raw: str | None = None, ext: str | None = None) -> None:
         raw: a full MIME type, e.g. ``"application/json"``; wins over ``ext``.
         ext: a file extension to derive the type from, e.g. ``"json"``.
     """
-    from krait._mime import content_type_for_ext
-
     state = _context.current()
     if raw is not None:
         state.content_type = raw
@@ -75,11 +73,16 @@ def set_content_type(raw: str | None = None, ext: str | None = None) -> None:
         state.content_type = None
 
 
-class _KraitModule(types.ModuleType):
+class _KraitModule(_context.RequestScopedModule):
     """Routes the request-scoped attributes of ``krait`` to the active request's state."""
 
+    request = RequestScoped[Request | None]("request")
+    response = RequestScoped[Any]("response")
+    extra_headers = RequestScoped[list[tuple[str, str]]]("extra_headers")
+    _content_type = RequestScoped[str | None]("content_type")
+
     def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *("request", "response", "extra_headers", "websockets")})
+        return sorted({*super().__dir__(), "websockets"})
 
     def __getattr__(self, name: str) -> Any:
         # The original's krait/__init__.py imported its submodules, and real sites use
@@ -88,38 +91,6 @@ class _KraitModule(types.ModuleType):
         if name == "websockets":
             return importlib.import_module("krait.websockets")
         raise AttributeError(f"module 'krait' has no attribute {name!r}")
-
-    @property
-    def request(self) -> Any:
-        return _context.readable().request
-
-    @request.setter
-    def request(self, value: Any) -> None:
-        _context.current().request = value
-
-    @property
-    def response(self) -> Any:
-        return _context.readable().response
-
-    @response.setter
-    def response(self, value: Any) -> None:
-        _context.current().response = value
-
-    @property
-    def extra_headers(self) -> list[tuple[str, str]]:
-        return _context.readable().extra_headers
-
-    @extra_headers.setter
-    def extra_headers(self, value: list[tuple[str, str]]) -> None:
-        _context.current().extra_headers = value
-
-    @property
-    def _content_type(self) -> str | None:
-        return _context.readable().content_type
-
-    @_content_type.setter
-    def _content_type(self, value: str | None) -> None:
-        _context.current().content_type = value
 
 
 sys.modules[__name__].__class__ = _KraitModule

@@ -1,25 +1,152 @@
-"""Error answers: the one place that writes the body and headers of an HTTP error."""
+"""Every error answer krait sends: one body format, and the one rule for HTML or plain text.
+
+An error body states the status line and, when there is one, the reason (``404 Not Found``,
+``413 Content Too Large: the request body is over 100 bytes``). It comes in two forms, and
+which one is decided here only:
+
+* HTML, for every request that reached the resource tree (a route, a file, a page, an
+  upgrade): a browser asked for a page and shows this one in its place.
+* Plain text, for requests the connection layer refused before dispatch (a malformed or
+  oversized head, a body over the limit, a bad Host): nothing of the request was understood
+  well enough to answer it as a page, and such clients are rarely browsers.
+
+Domain exceptions raised by user code (a malformed multipart form, any other error) become
+statuses in :func:`write_failure` and nowhere else.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from enum import Enum
+from http import HTTPStatus
+
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.server import Request
+
+from krait._forms import MultipartError
+from krait._tracebacks import user_traceback
+
+log = Logger(namespace="krait")
 
 
-def error_page(code: int, phrase: str, detail: str = "") -> bytes:
-    """A small HTML error page."""
+class BodyForm(Enum):
+    """How an error body is rendered."""
+
+    HTML = "text/html; charset=utf-8"
+    TEXT = "text/plain; charset=utf-8"
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus} | {
+    # RFC 9110 renamed these; Python's HTTPStatus before 3.13 has the RFC 7231 names.
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+}
+
+
+def phrase_of(status: int) -> str:
+    """The standard reason phrase of a status (``"Too Many Requests"`` for 429), or ``""``."""
+    return _PHRASES.get(status, "")
+
+
+def reason_phrase(status: int) -> bytes:
+    """The reason phrase for a status line.
+
+    twisted.web knows only the statuses of RFC 2616 and sends ``Unknown Status`` for the rest;
+    a status without a registered phrase gets none (RFC 9112 allows an empty reason).
+    """
+    return _ENCODED_PHRASES.get(status, b"")
+
+
+_ENCODED_PHRASES = {status: phrase.encode("ascii") for status, phrase in _PHRASES.items()}
+
+
+def error_body(
+    code: int, detail: str = "", form: BodyForm = BodyForm.HTML, phrase: str = ""
+) -> bytes:
+    """The body of an error answer: the status, its phrase, and the reason if there is one."""
+    title = f"{code} {phrase or phrase_of(code)}"
+    if form is BodyForm.TEXT:
+        return f"{title}: {detail}\n".encode() if detail else f"{title}\n".encode()
     extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
     return (
-        f"<html><head><title>{code} {phrase}</title></head>"
-        f"<body><h1>{code} {phrase}</h1>{extra}</body></html>"
+        f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{extra}</body></html>"
     ).encode()
 
 
-def write_error(request: Any, code: int, phrase: str, detail: str = "") -> bytes:
-    """Set up ``request`` for an error answer and return the body."""
-    body = error_page(code, phrase, detail)
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"text/html; charset=utf-8")
-    request.setHeader(b"content-length", b"%d" % len(body))
+def write_error(request: Request, code: int, phrase: str = "", detail: str = "") -> bytes:
+    """Set up ``request`` for an HTML error answer and return the body (for ``render``).
+
+    Args:
+        request: a request that reached the resource tree.
+        code: the status.
+        phrase: the reason phrase, if not the standard one.
+        detail: the reason, shown in the page (escaped).
+    """
+    phrase = phrase or phrase_of(code)
+    body = error_body(code, detail, BodyForm.HTML, phrase)
+    request.setResponseCode(code, phrase.encode("latin-1"))
+    # An error describes this request, not the resource: no cache may keep it in its place.
     request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-type", BodyForm.HTML.value.encode("ascii"))
+    request.setHeader(b"content-length", b"%d" % len(body))
     return body
+
+
+def send_error(request: Request, code: int, detail: str = "") -> None:
+    """Write and finish an HTML error answer (for a request answered after ``render``)."""
+    body = write_error(request, code, "", detail)
+    request.write(body)
+    request.finish()
+
+
+def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
+    """Log what user code raised, set ``request`` up for its error answer, return the body.
+
+    A malformed multipart form is the client's fault (400, with the reason); anything else is
+    the site's (500, with the traceback only when ``debug``).
+    """
+    if failure.check(MultipartError):
+        reason = str(failure.value)
+        log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=reason)
+        return write_error(request, 400, "", reason)
+    error = failure.value
+    assert error is not None
+    text = user_traceback(error)
+    uri = request.uri.decode("latin-1")
+    log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+    return write_error(request, 500, "", text if debug else "")
+
+
+def send_refusal(request: Request, code: int, detail: str) -> None:
+    """Answer a request refused before dispatch with a plain-text body, on its own stream.
+
+    Used where the request has a stream of its own to answer on (HTTP/2); an HTTP/1.1
+    connection is answered with :func:`refusal_bytes` and closed.
+    """
+    body = error_body(code, detail, BodyForm.TEXT)
+    request.setResponseCode(code, reason_phrase(code))
+    request.setHeader(b"date", http.datetimeToString())
+    request.setHeader(b"content-type", BodyForm.TEXT.value.encode("ascii"))
+    request.setHeader(b"content-length", b"%d" % len(body))
+    request.write(body)
+    request.finish()
+
+
+def refusal_bytes(code: int, detail: str) -> bytes:
+    """A complete HTTP/1.1 answer refusing a request head, in plain text, closing the connection."""
+    body = error_body(code, detail, BodyForm.TEXT)
+    return (
+        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+        % (
+            code,
+            reason_phrase(code),
+            http.datetimeToString(),
+            BodyForm.TEXT.value.encode("ascii"),
+            len(body),
+        )
+        + b"Connection: close\r\n\r\n"
+        + body
+    )

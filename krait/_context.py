@@ -5,16 +5,23 @@ The Krait API exposes per-request values as module attributes (``krait.request``
 holding a :class:`RequestState`, so two requests running at once in two threads never see each
 other's values. The public modules read these through :func:`readable` (the defaults outside a
 request) and change them through :func:`current` (an error outside a request); only the page
-runner starts and ends a request with :func:`activate`.
+runner starts and ends a request with :func:`activate`. Each public module declares its
+request-scoped names with one :class:`RequestScoped` line per name.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
+
+from krait._request import Request
+
+T = TypeVar("T")
 
 
 class NoActiveRequestError(RuntimeError):
@@ -29,8 +36,8 @@ class RequestState:
     dynamic request (see the spec, §4.2).
     """
 
-    request: Any = None
-    response: Any = None
+    request: Request | None = None
+    response: Any = None  # a Response, or a plain body a script returned
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = None
     cookies_cache: Any = None
@@ -80,3 +87,51 @@ def activate(state: RequestState) -> Iterator[RequestState]:
         yield state
     finally:
         _state.reset(token)
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestState))
+
+
+class RequestScoped(Generic[T]):
+    """A module attribute that reads and writes one field of the active request's state.
+
+    Declared in a module's class (``request = RequestScoped[Request | None]("request")``), it
+    reads :func:`readable` (the default outside a request) and writes :func:`current` (so
+    setting it outside a request raises :class:`NoActiveRequestError`).
+
+    Args:
+        field: the name of the :class:`RequestState` field.
+    """
+
+    def __init__(self, field: str) -> None:
+        if field not in _FIELDS:
+            raise ValueError(f"RequestState has no field {field!r}: one of {sorted(_FIELDS)}")
+        self.field = field
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> RequestScoped[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type) -> RequestScoped[T] | T:
+        if instance is None:
+            return self
+        value: T = getattr(readable(), self.field)
+        return value
+
+    def __set__(self, instance: object, value: T) -> None:
+        setattr(current(), self.field, value)
+
+
+class RequestScopedModule(types.ModuleType):
+    """A module class whose public :class:`RequestScoped` attributes show in ``dir()``."""
+
+    def __dir__(self) -> list[str]:
+        scoped = {
+            name
+            for klass in type(self).__mro__
+            for name, value in vars(klass).items()
+            if isinstance(value, RequestScoped) and not name.startswith("_")
+        }
+        return sorted({*super().__dir__(), *scoped})

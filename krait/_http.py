@@ -1,8 +1,8 @@
 """The twisted.web Site and Request krait serves with: framing, body limits and the access log.
 
-Routing and rendering live in ``_resource``; this module only deals with what happens at the
-connection level, before a resource is involved (malformed heads, body framing, oversized
-bodies) and after (logging).
+Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
+with what happens at the connection level, before a resource is involved (malformed or
+oversized heads and bodies, refused in plain text by ``_answers``) and after (logging).
 """
 
 from __future__ import annotations
@@ -20,17 +20,22 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
+from krait._answers import refusal_bytes, send_refusal
 from krait._drain import Drainer
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._log_writer import LogWriter
+from krait._twisted_compat import (
+    channel_version,
+    generic_channel_protocol,
+    has_request_line,
+    log_date_time,
+    received_header_size,
+)
 
 log = Logger(namespace="krait")
 
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
-
-
-_TOO_LARGE_BODY = b"413 Content Too Large: the request body is over %d bytes\n"
 
 
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ], empty allowed.
@@ -50,7 +55,7 @@ def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     return None
 
 
-def close_after(request: Any) -> None:
+def close_after(request: server.Request) -> None:
     """Close an HTTP/1.x connection once this response is sent (an HTTP/2 stream just ends).
 
     The header alone does not make twisted.web close: the channel's flag does.
@@ -126,16 +131,14 @@ class KraitRequest(server.Request):
             if refuse is not None:
                 refuse(400)
             else:  # an HTTP/2 stream: answer on the stream
-                self._answer_plainly(
-                    400, b"Bad Request", b"400 Bad Request: %s\n" % problem.encode()
-                )
+                send_refusal(self, 400, problem)
             return
         drainer = getattr(self.channel.site, "drainer", None)
         if drainer is not None:
             drainer.request_started(self)
         cast(Any, super()).process()
 
-    def _handleStar(self) -> None:
+    def _handleStar(self) -> None:  # _twisted_compat.OPTIONS_STAR_HOOK
         # twisted.web answers "OPTIONS *" itself, without Allow; krait's root answers it.
         try:
             site: Any = self.site
@@ -144,18 +147,7 @@ class KraitRequest(server.Request):
             cast(Any, self).processingFailed(Failure())
 
     def _answer_too_large_stream(self) -> None:
-        limit = self.channel.site.max_body_size
-        self._answer_plainly(413, b"Content Too Large", _TOO_LARGE_BODY % limit)
-
-    def _answer_plainly(self, code: int, phrase: bytes, body: bytes) -> None:
-        """Answer with a short text body, before any resource saw the request."""
-        self.setResponseCode(code, phrase)
-        self.setHeader(b"date", http.datetimeToString())
-        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        self.setHeader(b"content-length", b"%d" % len(body))
-        request: Any = self
-        request.write(body)
-        request.finish()
+        send_refusal(self, 413, refusal_reason(413, self.channel.site.max_body_size))
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         # twisted.web announces its version in a Server header; the original Krait sent none,
@@ -165,30 +157,24 @@ class KraitRequest(server.Request):
         cast(Any, super()).setHeader(name, value)
 
 
-_LIMIT_ANSWERS = {
-    400: b"400 Bad Request: the request is malformed\n",
-    413: _TOO_LARGE_BODY,
-    414: b"414 URI Too Long: the request line is over %d bytes\n",
-    431: b"431 Request Header Fields Too Large: the request head is over %d bytes\n",
-    501: b"501 Not Implemented: krait decodes no transfer coding but chunked\n",
+_REFUSAL_REASONS = {
+    400: "the request is malformed",
+    413: "the request body is over %d bytes",
+    414: "the request line is over %d bytes",
+    431: "the request head is over %d bytes",
+    501: "krait decodes no transfer coding but chunked",
 }
-_REASONS = {
-    400: b"Bad Request",
-    413: b"Content Too Large",
-    414: b"URI Too Long",
-    431: b"Request Header Fields Too Large",
-    501: b"Not Implemented",
-}
+
+
+def refusal_reason(code: int, limit: int = 0) -> str:
+    """Why a request was refused at the connection level, naming the limit it broke."""
+    reason = _REFUSAL_REASONS[code]
+    return reason % limit if "%d" in reason else reason
 
 
 def refusal(code: int, limit: int = 0) -> bytes:
     """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
-    body = _LIMIT_ANSWERS[code] % limit if b"%d" in _LIMIT_ANSWERS[code] else _LIMIT_ANSWERS[code]
-    return (
-        b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (code, _REASONS[code], http.datetimeToString(), len(body), body)
-    )
+    return refusal_bytes(code, refusal_reason(code, limit))
 
 
 # As twisted.web spells them once it has canonicalised the name.
@@ -213,7 +199,7 @@ class KraitChannel(http.HTTPChannel):
         cast(Any, super()).__init__()
 
     def lineReceived(self, line: bytes) -> None:
-        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+        if received_header_size(self) + len(line) > self.totalHeadersSize:
             self._refuse(431, self.totalHeadersSize)
             return
         cast(Any, super()).lineReceived(line)
@@ -229,7 +215,7 @@ class KraitChannel(http.HTTPChannel):
     def allHeadersReceived(self) -> None:
         headers = self.requests[-1].requestHeaders
         transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
-        if self._version != b"HTTP/1.1" and transfer_encoding is not None:
+        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
             self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
             return
@@ -258,12 +244,12 @@ class KraitChannel(http.HTTPChannel):
         return bool(cast(Any, super()).checkPersistence(request, version))
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        if getattr(self, "_path", None) is None and not self.requests:
+        if not has_request_line(self) and not self.requests:
             self._refuse(414, self.MAX_LENGTH)
         else:
             self._refuse(431, self.MAX_LENGTH)
 
-    def _respondToBadRequestAndDisconnect(self) -> None:
+    def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
         self._refuse(400)
 
     def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
@@ -283,8 +269,7 @@ class KraitChannel(http.HTTPChannel):
 
 def _channel_protocol(factory: Any) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    generic: Any = http._GenericHTTPChannelProtocol
-    protocol = generic(KraitChannel())
+    protocol = generic_channel_protocol(KraitChannel())
     drainer = getattr(factory, "drainer", None)
     if drainer is not None:
         drainer.connection_made(protocol)
@@ -357,13 +342,13 @@ class KraitSite(server.Site):
         self._log_file = self._log_writer = None
         super().stopFactory()
 
-    def log(self, request: Any) -> None:
+    def log(self, request: http.Request) -> None:
         if self._log_file is None:
             return
         address = request.getClientAddress()
         line = combined_line(
             getattr(address, "host", None) or "-",
-            self._logDateTime or "-",
+            log_date_time(self) or "-",
             (request.method, request.uri, request.clientproto),
             request.code,
             request.sentLength,

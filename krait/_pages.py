@@ -1,7 +1,7 @@
 """Runs scripts, templates and controllers (in a worker thread) and assembles their answer.
 
 Everything here runs off the reactor: :meth:`PageRenderer.run` is handed to the worker
-pool by ``_resource``. It activates a fresh request state, runs the user code, and turns the
+pool by ``_dispatch``. It activates a fresh request state, runs the user code, and turns the
 state it leaves behind (``krait.response``, ``krait.extra_headers``, the content type) into a
 :class:`PageResult` of plain values.
 """

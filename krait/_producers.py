@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
 from twisted.internet.interfaces import IPushProducer
+from twisted.web.server import Request
 from zope.interface import implementer
 
 from krait._ranges import ByteRange
@@ -26,7 +27,9 @@ class SegmentProducer:
         segments: what to send, in order.
     """
 
-    def __init__(self, request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
+    def __init__(
+        self, request: Request, file: IO[bytes], segments: list[bytes | ByteRange]
+    ) -> None:
         self._request = request
         self._file = file
         self._segments = list(reversed(segments))

@@ -17,13 +17,16 @@ import os
 from typing import IO, Any
 
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.web.server import Request
 from zope.interface import implementer
+
+from krait._twisted_compat import SENDFILE_TRANSPORT_NAMES, transport_has_buffered_data
 
 STEP = 16 * 1024 * 1024
 """Bytes sent per reactor turn at most, so one download never starves other connections."""
 
 
-def sendfile_transport(request: Any) -> Any | None:
+def sendfile_transport(request: Request) -> Any | None:
     """The plain TCP transport of an HTTP/1.x request if sendfile can write to it, else None."""
     if not hasattr(os, "sendfile"):
         return None
@@ -31,8 +34,7 @@ def sendfile_transport(request: Any) -> Any | None:
     transport = getattr(channel, "transport", None)
     if transport is None or ISSLTransport.providedBy(transport):
         return None
-    needed = ("socket", "dataBuffer", "_tempDataLen", "producerPaused", "startWriting")
-    if not all(hasattr(transport, name) for name in needed):
+    if not all(hasattr(transport, name) for name in SENDFILE_TRANSPORT_NAMES):
         return None
     if getattr(transport, "TLS", False):
         return None
@@ -52,7 +54,7 @@ class SendfileProducer:
     """
 
     def __init__(
-        self, request: Any, transport: Any, file: IO[bytes], offset: int, length: int
+        self, request: Request, transport: Any, file: IO[bytes], offset: int, length: int
     ) -> None:
         self._request = request
         self._transport = transport
@@ -85,7 +87,7 @@ class SendfileProducer:
         if self._done or self._paused:
             return
         transport = self._transport
-        if transport.dataBuffer or transport._tempDataLen:
+        if transport_has_buffered_data(transport):
             self._wait_for_drain()
             return
         sent_this_turn = 0

@@ -11,10 +11,11 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
+from krait._answers import write_error
 from krait._caching import (
     CachePolicy,
     Precondition,
@@ -77,7 +78,9 @@ class StaticFiles:
         self._held = 0
         self._entities: dict[tuple[str, str, str], _Entity] = {}
 
-    def serve(self, request: Any, path: str, content_type: str, policy: CachePolicy) -> bytes | int:
+    def serve(
+        self, request: Request, path: str, content_type: str, policy: CachePolicy
+    ) -> bytes | int:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
         if request.method in (b"GET", b"HEAD"):
             raw = request.requestHeaders
@@ -137,7 +140,7 @@ class StaticFiles:
         self._held += len(entity.body)
 
 
-def request_headers(request: Any) -> dict[str, str]:
+def request_headers(request: Request) -> dict[str, str]:
     """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
     headers: dict[str, str] = {}
     for name, values in request.requestHeaders.getAllRawHeaders():
@@ -148,7 +151,7 @@ def request_headers(request: Any) -> dict[str, str]:
 
 
 def serve_file(
-    request: Any,
+    request: Request,
     path: str,
     content_type: str,
     policy: CachePolicy,
@@ -175,7 +178,7 @@ def serve_file(
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed by the writer or the producer)
     except OSError:
-        return _plain_error(request, 404, b"Not Found")
+        return write_error(request, 404)
     stat = os.fstat(file.fileno())
     size = stat.st_size
     # RFC 9110 §8.8.2.1: a modification time in the future is sent as the current time.
@@ -186,7 +189,7 @@ def serve_file(
     decision = evaluate_preconditions(method, etag, last_modified, headers)
     if decision is Precondition.FAILED:
         file.close()
-        return _plain_error(request, 412, b"Precondition Failed")
+        return write_error(request, 412)
     if decision is Precondition.NOT_MODIFIED:
         file.close()
         _set_validators(request, policy, etag, last_modified)
@@ -200,7 +203,7 @@ def serve_file(
     except UnsatisfiableRange:
         file.close()
         request.setHeader(b"content-range", unsatisfied_content_range(size))
-        return _plain_error(request, 416, b"Range Not Satisfiable")
+        return write_error(request, 416)
 
     _set_validators(request, policy, etag, last_modified)
     request.setHeader(b"accept-ranges", b"bytes")
@@ -217,7 +220,7 @@ def serve_file(
     return NOT_DONE_YET
 
 
-def stream_segments(request: Any, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
+def stream_segments(request: Request, file: IO[bytes], segments: list[bytes | ByteRange]) -> None:
     """Stream a body made of file ranges: by ``sendfile`` when the socket allows it."""
     transport = sendfile_transport(request)
     if transport is not None and len(segments) == 1 and isinstance(segments[0], ByteRange):
@@ -230,7 +233,7 @@ def stream_segments(request: Any, file: IO[bytes], segments: list[bytes | ByteRa
     SegmentProducer(request, file, segments).start()
 
 
-def response_date(request: Any) -> float:
+def response_date(request: Request) -> float:
     """The time the response's ``Date`` header states, or the clock if it has none.
 
     Last-Modified is compared with this rather than with a later reading of the clock, so
@@ -244,7 +247,7 @@ def response_date(request: Any) -> float:
 
 
 def _set_validators(
-    request: Any, policy: CachePolicy, etag: str | None, last_modified: int
+    request: Request, policy: CachePolicy, etag: str | None, last_modified: int
 ) -> None:
     request.setHeader(b"cache-control", policy.header)
     request.setHeader(b"last-modified", http_date(last_modified))
@@ -266,7 +269,7 @@ def _requested_ranges(
 
 
 def _lay_out_body(
-    request: Any, ranges: list[ByteRange] | None, size: int, content_type: str
+    request: Request, ranges: list[ByteRange] | None, size: int, content_type: str
 ) -> tuple[list[bytes | ByteRange], int]:
     """Set the status and Content-Type for the ranges, and list what the body is made of."""
     if ranges is None:
@@ -282,7 +285,7 @@ def _lay_out_body(
     return multipart_parts(ranges, size, content_type, boundary)
 
 
-def finish_without_body(request: Any) -> int:
+def finish_without_body(request: Request) -> int:
     """End a 204 or 304 answer with no body and, as RFC 9110 asks, no Content-Length."""
     request.write(b"")
     request.finish()
@@ -298,13 +301,3 @@ def _read_segments(file: IO[bytes], segments: list[bytes | ByteRange]) -> list[b
             file.seek(segment.start)
             parts.append(file.read(segment.length))
     return parts
-
-
-def _plain_error(request: Any, code: int, message: bytes) -> bytes:
-    # An error describes this request, not the file: no cache may keep it in the file's place.
-    request.setResponseCode(code)
-    request.setHeader(b"cache-control", b"no-store")
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    body = b"%d %s\n" % (code, message)
-    request.setHeader(b"content-length", b"%d" % len(body))
-    return body

@@ -12,10 +12,12 @@ from typing import Any
 from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
+from twisted.web.server import Request
 from zope.interface import implementer
 
 from krait import _context
 from krait._bridge import WorkerPool
+from krait._twisted_compat import reset_h2_stream
 
 _END = object()
 
@@ -39,7 +41,7 @@ class IteratorProducer:
 
     def __init__(
         self,
-        request: Any,
+        request: Request,
         result: Any,
         pool: WorkerPool,
         error_page: Callable[[Any, Failure], bytes],
@@ -111,7 +113,7 @@ class IteratorProducer:
         abort(request)
 
 
-def abort(request: Any) -> None:
+def abort(request: Request) -> None:
     """End a response that cannot be completed so that the client knows it was cut short.
 
     Over HTTP/2 the stream is reset; over HTTP/1.x the connection is reset, which an HTTP/1.0
@@ -119,7 +121,7 @@ def abort(request: Any) -> None:
     """
     channel = request.channel
     if hasattr(channel, "streamID"):  # an HTTP/2 stream
-        _reset_stream(channel)
+        reset_h2_stream(channel, _H2_INTERNAL_ERROR)
         return
     reset = getattr(channel.transport, "abortConnection", None)
     if reset is not None:
@@ -129,20 +131,4 @@ def abort(request: Any) -> None:
 
 
 _H2_INTERNAL_ERROR = 0x2
-
-
-def _reset_stream(stream: Any) -> None:
-    """Reset an HTTP/2 stream with INTERNAL_ERROR.
-
-    twisted.web's ``H2Stream.abortConnection`` resets with NO_ERROR, which clients (curl among
-    them) read as a complete response; it offers no way to pass a code, so this does what it
-    does with the right one, falling back to it if twisted's internals ever change.
-    """
-    connection: Any = getattr(stream, "_conn", None)
-    reset = getattr(getattr(connection, "conn", None), "reset_stream", None)
-    if reset is None or not hasattr(connection, "_requestDone"):
-        stream.abortConnection()
-        return
-    reset(stream.streamID, error_code=_H2_INTERNAL_ERROR)
-    if connection._tryToWriteControlData():
-        connection._requestDone(stream.streamID)
+"""RFC 9113 §7: the stream was cut short by a server error."""

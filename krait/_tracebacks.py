@@ -7,6 +7,8 @@ import traceback
 
 import krait
 import twisted
+from krait._pyml import PymlSyntaxError
+from krait._scripts import ScriptSyntaxError
 
 _INTERNAL_DIRS = tuple(
     os.path.dirname(os.path.abspath(module.__file__ or "")) + os.sep for module in (krait, twisted)
@@ -24,9 +26,6 @@ def user_traceback(error: BaseException) -> str:
     Syntax errors of templates and scripts already name file, line and column: for those only
     the message is returned.
     """
-    from krait._pyml import PymlSyntaxError
-    from krait._scripts import ScriptSyntaxError
-
     if isinstance(error, PymlSyntaxError | ScriptSyntaxError):
         return f"{type(error).__name__}: {error}\n"
     frames = [

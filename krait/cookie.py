@@ -14,15 +14,27 @@ taken as they are.
 
 from __future__ import annotations
 
-import calendar
 import datetime
-import email.utils
-import operator
-import re
 from collections.abc import Callable, Iterable
 
 from krait import _context
-from krait._caching import http_date, parse_http_date
+from krait._cookie_attributes import (
+    CookieAttribute,
+    CookieDomainAttribute,
+    CookieExpiresAttribute,
+    CookieHttpOnlyAttribute,
+    CookieMaxAgeAttribute,
+    CookiePathAttribute,
+    CookieSameSiteAttribute,
+    CookieSecureAttribute,
+)
+from krait._cookie_text import (
+    checked_name,
+    checked_value,
+    parse_cookie_date,
+    request_cookie_pairs,
+    set_cookie_parts,
+)
 
 __all__ = [
     "Cookie",
@@ -39,194 +51,6 @@ __all__ = [
     "get_response_cookies",
     "set_cookie",
 ]
-
-_SAME_SITE_VALUES = {"strict": "Strict", "lax": "Lax", "none": "None"}
-# Repeated Cookie headers arrive joined with ", "; a comma followed by `name=` starts a cookie.
-_JOINED_HEADER_SEPARATOR = re.compile(r",[ \t]+(?=[!#$%&'*+\-.^_`|~0-9A-Za-z]+=)")
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
-
-
-def _checked_name(name: str, what: str) -> str:
-    if not name.strip() or _has_control(name) or any(char in name for char in "=;"):
-        raise ValueError(
-            f"{what} {name!r} cannot be sent: it must not be blank or contain '=', ';' or "
-            "control characters"
-        )
-    return name
-
-
-def _checked_value(value: str) -> str:
-    if ";" in value or _has_control(value):
-        raise ValueError(
-            f"cookie value {value!r} cannot be sent: ';' would end it and control characters "
-            "would break the header; URL-encode the value first: urllib.parse.quote(value)"
-        )
-    return value
-
-
-def _checked_attribute_value(name: str, value: str) -> str:
-    if ";" in value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise ValueError(
-            f"the value {value!r} of cookie attribute {name!r} must not contain ';' or "
-            "control characters"
-        )
-    return value
-
-
-def _imf_fixdate(moment: datetime.datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return http_date(calendar.timegm(moment.utctimetuple()))
-
-
-def _parse_cookie_date(text: str) -> datetime.datetime:
-    seconds = parse_http_date(text)
-    if seconds is not None:
-        return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
-    # The original Krait wrote dates without zero padding (``Thu, 5 Jan 2017 3:4:5 GMT``).
-    moment = email.utils.parsedate_to_datetime(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment
-
-
-class CookieAttribute:
-    """A generic cookie attribute.
-
-    Args:
-        name: the name of the attribute, e.g. ``"Path"``.
-        value: the value of the attribute, or None for a flag such as ``HttpOnly``.
-
-    Attributes:
-        name (str): the name of the attribute.
-        value (str | None): the value of the attribute.
-
-    Raises:
-        ValueError: the name is not a token, or the value holds ``;`` or control characters.
-    """
-
-    def __init__(self, name: str, value: str | None = None) -> None:
-        self.name = _checked_name(name, "cookie attribute name")
-        self.value = None if value is None else _checked_attribute_value(name, str(value))
-
-    @classmethod
-    def _unchecked(cls, name: str, value: str | None) -> CookieAttribute:
-        attribute = cls.__new__(cls)
-        attribute.name = name
-        attribute.value = value
-        return attribute
-
-    def __str__(self) -> str:
-        return self.name if self.value is None else f"{self.name}={self.value}"
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self}>"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CookieAttribute):
-            return NotImplemented
-        return (type(self), self.name, self.value) == (type(other), other.name, other.value)
-
-
-class CookieExpiresAttribute(CookieAttribute):
-    """Sets the Expires attribute: the cookie deletes itself at a certain time.
-
-    Args:
-        expire_datetime: the moment the cookie expires; a naive datetime is taken as UTC,
-            an aware one is converted. Written as an IMF-fixdate
-            (``Thu, 05 Jan 2017 03:04:05 GMT``).
-
-    Attributes:
-        expire_datetime (datetime.datetime): the moment the cookie expires.
-    """
-
-    def __init__(self, expire_datetime: datetime.datetime) -> None:
-        super().__init__("expires", _imf_fixdate(expire_datetime))
-        self.expire_datetime = expire_datetime
-
-
-class CookieMaxAgeAttribute(CookieAttribute):
-    """Sets the Max-Age attribute: the cookie deletes itself after a number of seconds.
-
-    Args:
-        max_age: the lifetime of the cookie, in seconds; zero or less expires it at once.
-
-    Attributes:
-        max_age (int): the lifetime of the cookie, in seconds.
-    """
-
-    def __init__(self, max_age: int) -> None:
-        self.max_age = operator.index(max_age)
-        super().__init__("max-age", str(self.max_age))
-
-
-class CookiePathAttribute(CookieAttribute):
-    """Sets the Path attribute: the cookie is sent only to a URL and its descendants.
-
-    Args:
-        path: the URL to which to restrict the cookie.
-
-    Attributes:
-        path (str): the URL to which the cookie is restricted.
-    """
-
-    def __init__(self, path: str) -> None:
-        super().__init__("path", path)
-        self.path = path
-
-
-class CookieDomainAttribute(CookieAttribute):
-    """Sets the Domain attribute: the domain on which the client sends the cookie.
-
-    Args:
-        domain: the domain on which the cookie is restricted.
-
-    Attributes:
-        domain (str): the domain on which the cookie is restricted.
-    """
-
-    def __init__(self, domain: str) -> None:
-        super().__init__("domain", domain)
-        self.domain = domain
-
-
-class CookieHttpOnlyAttribute(CookieAttribute):
-    """Sets the HttpOnly attribute: the cookie is inaccessible from JavaScript."""
-
-    def __init__(self) -> None:
-        super().__init__("HttpOnly")
-
-
-class CookieSecureAttribute(CookieAttribute):
-    """Sets the Secure attribute: the cookie is only sent over HTTPS."""
-
-    def __init__(self) -> None:
-        super().__init__("Secure")
-
-
-class CookieSameSiteAttribute(CookieAttribute):
-    """Sets the SameSite attribute: whether cross-site requests carry the cookie (a krait addition).
-
-    Args:
-        same_site: ``"Strict"``, ``"Lax"`` or ``"None"`` (any case); browsers accept
-            ``"None"`` only on a Secure cookie.
-
-    Attributes:
-        same_site (str): the value, capitalised as above.
-
-    Raises:
-        ValueError: the value is not one of the three.
-    """
-
-    def __init__(self, same_site: str) -> None:
-        canonical = _SAME_SITE_VALUES.get(str(same_site).lower())
-        if canonical is None:
-            raise ValueError(f"SameSite must be 'Strict', 'Lax' or 'None', not {same_site!r}")
-        super().__init__("SameSite", canonical)
-        self.same_site = canonical
 
 
 class Cookie:
@@ -268,7 +92,7 @@ class Cookie:
     @name.setter
     def name(self, name: str) -> None:
         name = str(name)
-        self._name = name if name == "" else _checked_name(name, "cookie name")
+        self._name = name if name == "" else checked_name(name, "cookie name")
 
     @property
     def value(self) -> str:
@@ -277,7 +101,7 @@ class Cookie:
 
     @value.setter
     def value(self, value: str) -> None:
-        self._value = _checked_value(str(value))
+        self._value = checked_value(str(value))
 
     def add_attribute(self, attribute: CookieAttribute) -> None:
         """Add an attribute, replacing any attribute with the same name (in any case).
@@ -386,23 +210,12 @@ class Cookie:
         return f"Cookie({self.name!r}, {self.value!r}, {self.attributes!r})"
 
 
-def _split_pair(text: str) -> tuple[str, str]:
-    """Split ``name=value`` at the first ``=``; without ``=`` the whole text is the value."""
-    name, equals, value = text.partition("=")
-    return (name.strip(), value.strip()) if equals else ("", text.strip())
-
-
 def _parse_request_cookies(header: str) -> list[Cookie]:
-    cookies: list[Cookie] = []
-    for part in header.split(";"):
-        for piece in _JOINED_HEADER_SEPARATOR.split(part):
-            if piece.strip():
-                cookies.append(Cookie._unchecked(*_split_pair(piece), attributes=[]))
-    return cookies
+    return [Cookie._unchecked(name, value, []) for name, value in request_cookie_pairs(header)]
 
 
 _ATTRIBUTE_PARSERS: dict[str, Callable[[str], CookieAttribute]] = {
-    "expires": lambda text: CookieExpiresAttribute(_parse_cookie_date(text)),
+    "expires": lambda text: CookieExpiresAttribute(parse_cookie_date(text)),
     "max-age": lambda text: CookieMaxAgeAttribute(int(text)),
     "path": CookiePathAttribute,
     "domain": CookieDomainAttribute,
@@ -412,22 +225,19 @@ _ATTRIBUTE_PARSERS: dict[str, Callable[[str], CookieAttribute]] = {
 }
 
 
-def _parse_attribute(text: str) -> CookieAttribute:
-    name, equals, value = (piece.strip() for piece in text.partition("="))
+def _parse_attribute(name: str, value: str | None) -> CookieAttribute:
     parse = _ATTRIBUTE_PARSERS.get(name.lower())
     if parse is not None:
         try:
-            return parse(value)
+            return parse(value or "")
         except (ValueError, TypeError, OverflowError, OSError):
             pass
-    return CookieAttribute._unchecked(name, value if equals else None)
+    return CookieAttribute._unchecked(name, value)
 
 
 def _parse_set_cookie(header: str) -> Cookie:
-    first, *attributes = header.split(";")
-    name, value = _split_pair(first)
-    parsed = [_parse_attribute(text) for text in attributes if text.strip()]
-    return Cookie._unchecked(name, value, parsed)
+    name, value, attributes = set_cookie_parts(header)
+    return Cookie._unchecked(name, value, [_parse_attribute(*pair) for pair in attributes])
 
 
 def get_cookies() -> list[Cookie]:

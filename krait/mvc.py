@@ -158,35 +158,12 @@ def _import_modules_of(package: types.ModuleType) -> None:
             _import_modules_of(module)
 
 
-class _MvcModule(types.ModuleType):
+class _MvcModule(_context.RequestScopedModule):
     """Routes the controller stack attributes to the active request's state."""
 
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *("init_ctrl", "curr_ctrl", "ctrl_stack")})
-
-    @property
-    def init_ctrl(self) -> Any:
-        return _context.readable().init_ctrl
-
-    @init_ctrl.setter
-    def init_ctrl(self, value: Any) -> None:
-        _context.current().init_ctrl = value
-
-    @property
-    def curr_ctrl(self) -> Any:
-        return _context.readable().curr_ctrl
-
-    @curr_ctrl.setter
-    def curr_ctrl(self, value: Any) -> None:
-        _context.current().curr_ctrl = value
-
-    @property
-    def ctrl_stack(self) -> list[Any]:
-        return _context.readable().ctrl_stack
-
-    @ctrl_stack.setter
-    def ctrl_stack(self, value: list[Any]) -> None:
-        _context.current().ctrl_stack = value
+    init_ctrl = _context.RequestScoped[Any]("init_ctrl")
+    curr_ctrl = _context.RequestScoped[Any]("curr_ctrl")
+    ctrl_stack = _context.RequestScoped[list[Any]]("ctrl_stack")
 
 
 sys.modules[__name__].__class__ = _MvcModule

@@ -256,6 +256,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     from krait._app import build_site
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import certificate_options, with_krait_profile
+    from krait._twisted_compat import raise_bind_errors_synchronously
     from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
@@ -313,5 +314,5 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     for child in service:
         # A port that cannot be bound must stop twistd, not leave it running deaf.
-        cast(Any, child)._raiseSynchronously = True
+        raise_bind_errors_synchronously(cast(StreamServerEndpointService, child))
     return service

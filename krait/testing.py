@@ -38,8 +38,8 @@ from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, Resp
 from twisted.web.http_headers import Headers
 
 from krait._app import build_site
+from krait._dispatch import KraitRoot
 from krait._http import DEFAULT_MAX_BODY_SIZE
-from krait._resource import KraitRoot
 
 __all__ = ["RunningSite", "SiteResponse", "start_site"]
 
@@ -234,9 +234,8 @@ class RunningSite:
         await self._listening.stopListening()
         await self._client_pool.closeCachedConnections()
         await self._connections.close_all()
-        for pool in (self._root.pool, self._root.ws_pool, self._root.ws_message_pool):
-            if pool is not None:
-                pool.stop(join=False)
+        for pool in self._root.worker_pools():
+            pool.stop(join=False)
         py_dir = os.path.join(self.site_root, ".py")
         if py_dir in sys.path:
             sys.path.remove(py_dir)

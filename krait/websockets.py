@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import sys
 import threading
-import types
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -422,27 +421,11 @@ class WebsocketsAsyncCtrlBase:
         return connection
 
 
-class _WebsocketsModule(types.ModuleType):
+class _WebsocketsModule(_context.RequestScopedModule):
     """Routes ``request`` and ``response`` to the active request's state."""
 
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *("request", "response")})
-
-    @property
-    def request(self) -> Any:
-        return _context.readable().ws_request
-
-    @request.setter
-    def request(self, value: Any) -> None:
-        _context.current().ws_request = value
-
-    @property
-    def response(self) -> Any:
-        return _context.readable().ws_response
-
-    @response.setter
-    def response(self, value: Any) -> None:
-        _context.current().ws_response = value
+    request = _context.RequestScoped[Any]("ws_request")
+    response = _context.RequestScoped[Any]("ws_response")
 
 
 sys.modules[__name__].__class__ = _WebsocketsModule

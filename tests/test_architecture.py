@@ -22,7 +22,6 @@ PACKAGE = REPO / "krait"
 PURE_CORES = (
     "krait",
     "krait._access_log",
-    "krait._answers",
     "krait._caching",
     "krait._context",
     "krait._errors",

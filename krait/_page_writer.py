@@ -1,0 +1,187 @@
+"""Writes what a page produced: status, headers, cache policy, body or stream, or the upgrade.
+
+A script, template or controller ran in the worker pool and left a :class:`PageResult`. This
+module turns it into the answer on the wire: the status line with its standard phrase, the
+page's headers without the framing ones krait owns, Content-Type and Cache-Control, then a
+bytes body, a streamed one, or the hand-off of the connection to a WebSocket protocol. What
+user code raised is answered by ``_answers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.python.failure import Failure
+from twisted.web.server import Request
+
+from krait._answers import reason_phrase, write_failure
+from krait._bridge import WorkerPool
+from krait._http import close_after
+from krait._pages import PageJob, PageResult, default_content_type
+from krait._streaming import IteratorProducer
+from krait._twisted_compat import is_disconnected
+from krait._ws_bridge import accept_upgrade
+from krait._ws_handshake import WebsocketsSettings
+
+NO_BODY_STATUSES = frozenset({204, 304})
+"""Statuses whose responses never carry a body."""
+
+FRAMING_HEADERS = frozenset(
+    {"cache-control", "content-length", "transfer-encoding", "connection", "keep-alive"}
+)
+"""Headers a page may not set: krait sets them (Cache-Control from the config lists)."""
+
+
+@dataclass(frozen=True)
+class UpgradeSettings:
+    """What accepting a WebSocket upgrade needs.
+
+    Attributes:
+        pool: the pool threaded controllers run in.
+        settings: the site's WebSocket settings.
+        message_pool: the pool messages are handled in.
+    """
+
+    pool: WorkerPool | None = None
+    settings: WebsocketsSettings | None = None
+    message_pool: WorkerPool | None = None
+
+
+def is_answered_or_gone(request: Request) -> bool:
+    """Whether the request needs no answer any more: finished, or its client left."""
+    return bool(request.finished) or is_disconnected(request)
+
+
+class PageWriter:
+    """Writes page results to their requests.
+
+    Args:
+        pool: the worker pool (to close a generator body that will not be sent).
+        debug: show tracebacks in error pages.
+        upgrades: what accepting a WebSocket upgrade needs.
+    """
+
+    def __init__(
+        self, pool: WorkerPool, debug: bool = False, upgrades: UpgradeSettings | None = None
+    ) -> None:
+        self.pool = pool
+        self.debug = debug
+        self.upgrades = upgrades or UpgradeSettings()
+
+    def page_done(
+        self,
+        upgrade: bool,
+        request: Request,
+        job: PageJob,
+        cache_control: bytes,
+        succeeded: bool,
+        value: Any,
+    ) -> None:
+        """Write what the page produced, or the error page for what it raised."""
+        write = self.finish_upgrade if upgrade else self.write_page
+        if succeeded:
+            try:
+                write(value, request, job, cache_control)
+                return
+            except Exception:
+                value = Failure()
+        self.write_failure(value, request)
+
+    def write_page(
+        self, result: PageResult, request: Request, job: PageJob, cache_control: bytes
+    ) -> None:
+        """Write a page's status, headers and body (bytes or streamed)."""
+        if is_answered_or_gone(request):
+            return
+        request.setResponseCode(result.status, reason_phrase(result.status))
+        # Straight into the header table: request.setHeader costs a call per header, and on
+        # a small page that shows.
+        out = request.responseHeaders
+        has_type = False
+        for name, value in result.headers:
+            lower = name.lower()
+            if lower in FRAMING_HEADERS:
+                # krait frames the body itself: a script's Content-Length on a streamed body
+                # would let the rest of it pass for the next response on the connection.
+                if lower == "connection" and "close" in value.lower():
+                    close_after(request)
+                continue
+            if lower == "content-type":
+                has_type = True
+            out.addRawHeader(name, value)
+        if not has_type:
+            out.setRawHeaders(
+                b"content-type", [default_content_type(job.base_filename, result.state)]
+            )
+        out.setRawHeaders(b"cache-control", [cache_control])
+        body = result.body
+        if isinstance(body, bytes):
+            if result.status not in NO_BODY_STATUSES:
+                out.setRawHeaders(b"content-length", [b"%d" % len(body)])
+                if body:
+                    request.write(body)
+            request.finish()
+            return
+        if result.status in NO_BODY_STATUSES or request.method == b"HEAD":
+            # RFC 9110 §6.4.1: no body, and no Content-Length for a 204 (nor a made-up one for
+            # a 304); twisted.web drops whatever is written. A HEAD need not run a generator.
+            close = getattr(body, "close", None)
+            if close is not None:
+                self.pool.run(close)
+            request.finish()
+            return
+        IteratorProducer(request, result, self.pool, self.fail).start()
+
+    def finish_upgrade(
+        self, result: PageResult, request: Request, job: PageJob, cache_control: bytes
+    ) -> None:
+        """Accept the upgrade the target asked for, or send its refusal and close."""
+        if is_answered_or_gone(request):
+            return
+        ws_response = result.state.ws_response
+        if 200 <= result.status < 300 and ws_response is not None:
+            self._accept_upgrade(request, result, ws_response)
+            return
+        close_after(request)
+        if not 200 <= result.status < 300:
+            self.write_page(result, request, job, cache_control)
+            return
+        # The original answered 400 with an empty body when the target accepted nothing.
+        request.setResponseCode(400, b"Bad Request")
+        request.setHeader(b"content-length", b"0")
+        request.finish()
+
+    def _accept_upgrade(self, request: Request, result: PageResult, ws_response: Any) -> None:
+        """Hand the connection to the WebSocket protocol (the one call into ``_ws``)."""
+        upgrades = self.upgrades
+        accept_upgrade(
+            request,
+            ws_response,
+            upgrades.pool,
+            result.state,
+            upgrades.settings,
+            upgrades.message_pool,
+        )
+
+    def write_failure(self, failure: Failure, request: Request) -> None:
+        """Answer with the error page for what user code raised."""
+        if is_answered_or_gone(request):
+            return
+        request.write(self.fail(request, failure))
+        request.finish()
+
+    def fail(self, request: Request, failure: Failure) -> bytes:
+        """Log a failure and set ``request`` up for its error answer; returns the body."""
+        return write_failure(request, failure, self.debug)
+
+
+def finish_rendered(request: Request, body: bytes | int) -> None:
+    """Write what a render step returned, as ``twisted.web``'s ``Request.render`` would."""
+    if not isinstance(body, bytes):  # NOT_DONE_YET: the step finishes the request itself
+        return
+    if request.method != b"HEAD" or body:
+        request.setHeader(b"content-length", b"%d" % len(body))
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()

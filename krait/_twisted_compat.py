@@ -1,0 +1,100 @@
+"""Every private Twisted name krait relies on, each behind a small named function.
+
+twisted.web offers no public way to ask some things krait needs (has the client gone, does
+the transport still hold bytes, reset an HTTP/2 stream with an error code, how much of a
+request head was read). Each use of a private name lives here, and
+``tests/test_twisted_compat.py`` pins every one, so a Twisted upgrade that renames or removes
+one fails a test naming it instead of a request in production. Hooks krait overrides in its
+own subclasses stay in those classes, but their names are listed here and pinned the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.web import http
+from twisted.web.server import Request, Site
+
+BAD_REQUEST_HOOK = "_respondToBadRequestAndDisconnect"
+"""``HTTPChannel``'s hook answering a malformed head; ``KraitChannel`` overrides it."""
+
+OPTIONS_STAR_HOOK = "_handleStar"
+"""``Request``'s hook answering ``OPTIONS *`` by itself; ``KraitRequest`` overrides it."""
+
+OVERRIDDEN_HOOKS = {http.HTTPChannel: (BAD_REQUEST_HOOK,), Request: (OPTIONS_STAR_HOOK,)}
+"""The private Twisted hooks krait's subclasses override, by the Twisted class defining them."""
+
+
+def is_disconnected(request: Request) -> bool:
+    """Whether the client of ``request`` went away (``Request._disconnected``)."""
+    return bool(request._disconnected)
+
+
+def transport_has_buffered_data(transport: Any) -> bool:
+    """Whether a TCP transport still holds bytes it has not handed to the kernel.
+
+    ``FileDescriptor`` keeps them in ``dataBuffer`` and, not yet joined, in ``_tempDataLen``.
+    """
+    return bool(transport.dataBuffer or transport._tempDataLen)
+
+
+SENDFILE_TRANSPORT_NAMES = (
+    "socket",
+    "dataBuffer",
+    "_tempDataLen",
+    "producerPaused",
+    "startWriting",
+)
+"""What a transport must have for sendfile to write to its socket directly."""
+
+
+def generic_channel_protocol(channel: http.HTTPChannel) -> Any:
+    """Wrap an HTTP/1.1 channel in twisted.web's protocol that switches to HTTP/2 when ALPN
+    negotiates it (``http._GenericHTTPChannelProtocol``, what ``Site.protocol`` builds)."""
+    return http._GenericHTTPChannelProtocol(channel)
+
+
+def received_header_size(channel: http.HTTPChannel) -> int:
+    """The bytes of request head an HTTP/1.1 channel has read (``_receivedHeaderSize``)."""
+    size: int = channel._receivedHeaderSize
+    return size
+
+
+def channel_version(channel: http.HTTPChannel) -> bytes:
+    """The HTTP version of the request line the channel is reading (``_version``)."""
+    version: bytes = channel._version
+    return version
+
+
+def has_request_line(channel: http.HTTPChannel) -> bool:
+    """Whether the channel has parsed the current request line (``_path`` is set)."""
+    return getattr(channel, "_path", None) is not None
+
+
+def log_date_time(site: Site) -> str | None:
+    """The cached access-log timestamp twisted.web's factory keeps (``_logDateTime``)."""
+    return site._logDateTime
+
+
+def raise_bind_errors_synchronously(service: StreamServerEndpointService) -> None:
+    """Make a port that cannot be bound fail ``startService`` (``_raiseSynchronously``)."""
+    service._raiseSynchronously = True
+
+
+def reset_h2_stream(stream: Any, error_code: int) -> None:
+    """Reset an HTTP/2 stream with ``error_code``.
+
+    twisted.web's ``H2Stream.abortConnection`` resets with NO_ERROR, which clients (curl among
+    them) read as a complete response; it offers no way to pass a code, so this does what it
+    does (``H2Connection`` through ``stream._conn``: ``_tryToWriteControlData``,
+    ``_requestDone``) with the right one, falling back to it if those are missing.
+    """
+    connection: Any = getattr(stream, "_conn", None)
+    reset = getattr(getattr(connection, "conn", None), "reset_stream", None)
+    if reset is None or not hasattr(connection, "_requestDone"):
+        stream.abortConnection()
+        return
+    reset(stream.streamID, error_code=error_code)
+    if connection._tryToWriteControlData():
+        connection._requestDone(stream.streamID)

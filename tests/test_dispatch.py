@@ -1,0 +1,99 @@
+"""Route dispatch in process: what the root answers by itself, in one error format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import write_site
+from shell import header, make_request
+from twisted.internet.task import Clock
+
+from krait._bridge import WorkerPool
+from krait._dispatch import KraitRoot, origin_path
+from krait._site import load_site
+
+INIT = """\
+from krait.config import Route
+import krait
+
+krait.config.routes = [
+    Route(url="/page", target="page.txt"),
+    Route("POST", url="/form", target="page.txt"),
+    Route("WEBSOCKET", url="/ws", target="ws.py"),
+]
+"""
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KraitRoot]:
+    site = write_site(
+        tmp_path_factory.mktemp("dispatch"),
+        {".py/init.py": INIT, "page.txt": "a page\n", "ws.py": "pass\n"},
+    )
+    yield KraitRoot(load_site(str(site)), WorkerPool(Clock(), 1, "dispatch-test"))
+
+
+def test_an_unknown_path_is_a_404_html_page(root: KraitRoot) -> None:
+    request = make_request(uri=b"/nowhere")
+    body = root.render(request)
+    assert request.code == 404
+    assert header(request, b"content-type") == b"text/html; charset=utf-8"
+    assert isinstance(body, bytes)
+    assert b"<h1>404 Not Found</h1>" in body
+
+
+def test_a_method_the_route_does_not_take_is_a_405_with_allow(root: KraitRoot) -> None:
+    request = make_request(b"DELETE", b"/form")
+    body = root.render(request)
+    assert request.code == 405
+    assert header(request, b"allow") == b"OPTIONS, POST"
+    assert isinstance(body, bytes)
+    assert b"<h1>405 Method Not Allowed</h1>" in body
+
+
+def test_options_is_answered_with_allow_and_no_body(root: KraitRoot) -> None:
+    request = make_request(b"OPTIONS", b"/form")
+    root.render(request)
+    assert request.code == 204
+    assert header(request, b"allow") == b"OPTIONS, POST"
+    assert header(request, b"content-length") is None
+
+
+def test_options_star_lists_every_method(root: KraitRoot) -> None:
+    request = make_request(b"OPTIONS", b"*")
+    root.render(request)
+    assert request.code == 204
+    assert (header(request, b"allow") or b"").startswith(b"GET, HEAD, POST")
+
+
+def test_a_websocket_route_asked_without_upgrade_is_a_426(root: KraitRoot) -> None:
+    request = make_request(uri=b"/ws")
+    body = root.render(request)
+    assert request.code == 426
+    assert header(request, b"upgrade") == b"websocket"
+    assert isinstance(body, bytes)
+    assert b"<h1>426 Upgrade Required</h1>" in body
+
+
+def test_an_undecodable_path_is_a_400_in_the_same_format(root: KraitRoot) -> None:
+    request = make_request(uri=b"/%ff")
+    body = root.render(request)
+    assert request.code == 400
+    assert isinstance(body, bytes)
+    assert b"<h1>400 Bad Request</h1>" in body
+
+
+def test_a_static_route_target_is_served_without_the_pool(root: KraitRoot) -> None:
+    request = make_request(uri=b"/page")
+    assert root.render(request) == b"a page\n"
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [(b"/a/b", b"/a/b"), (b"http://host/a", b"/a"), (b"HTTPS://host", b"/"), (b"a", None)],
+)
+def test_origin_path_reduces_absolute_form_and_refuses_the_rest(
+    target: bytes, path: bytes | None
+) -> None:
+    assert origin_path(make_request(uri=target)) == path

@@ -1,0 +1,137 @@
+"""Every private Twisted name krait relies on still works in the installed Twisted.
+
+A failure here means a Twisted upgrade renamed or removed a private name that
+``krait/_twisted_compat.py`` wraps: the message names it, and that module is the one to fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.error import CannotListenError
+from twisted.internet.task import Clock
+from twisted.internet.tcp import Connection
+from twisted.internet.testing import MemoryReactor, StringTransport
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+from twisted.web.test.requesthelper import DummyChannel
+
+from krait import _twisted_compat as compat
+from krait._http import KraitChannel, KraitRequest
+
+
+def changed(name: str, fix: str) -> str:
+    return f"Twisted no longer has {name}: update krait._twisted_compat.{fix}"
+
+
+def test_is_disconnected_reads_the_request_disconnected_flag() -> None:
+    assert hasattr(Request, "_disconnected"), changed("Request._disconnected", "is_disconnected")
+    request = Request(DummyChannel())
+    assert compat.is_disconnected(request) is False
+    request.connectionLost(Exception("client left"))
+    assert compat.is_disconnected(request) is True
+
+
+def test_buffered_data_counts_bytes_not_yet_joined_into_the_data_buffer() -> None:
+    transport = FileDescriptor(reactor=MemoryReactor())
+    assert hasattr(transport, "_tempDataLen"), changed(
+        "FileDescriptor._tempDataLen", "transport_has_buffered_data"
+    )
+    assert compat.transport_has_buffered_data(transport) is False
+    transport.connected = True
+    transport.write(b"pending")
+    assert compat.transport_has_buffered_data(transport) is True
+
+
+def test_tcp_connections_have_what_sendfile_needs() -> None:
+    assert issubclass(Connection, FileDescriptor)
+    transport = FileDescriptor(reactor=MemoryReactor())
+    for name in compat.SENDFILE_TRANSPORT_NAMES:
+        if name != "socket":  # set by tcp.Connection itself
+            assert hasattr(transport, name), changed(
+                f"FileDescriptor.{name}", "SENDFILE_TRANSPORT_NAMES"
+            )
+
+
+def test_generic_channel_protocol_wraps_the_http_1_1_channel() -> None:
+    assert hasattr(http, "_GenericHTTPChannelProtocol"), changed(
+        "http._GenericHTTPChannelProtocol", "generic_channel_protocol"
+    )
+    channel = KraitChannel()
+    protocol = compat.generic_channel_protocol(channel)
+    assert protocol._channel is channel
+
+
+def test_channel_internals_describe_the_request_head_being_read() -> None:
+    channel = http.HTTPChannel()
+    channel.makeConnection(StringTransport())
+    assert compat.has_request_line(channel) is False
+    assert compat.received_header_size(channel) == 0
+    channel.dataReceived(b"GET / HTTP/1.0\r\nHost: x\r\n")
+    assert compat.has_request_line(channel) is True, changed(
+        "HTTPChannel._path", "has_request_line"
+    )
+    assert compat.channel_version(channel) == b"HTTP/1.0", changed(
+        "HTTPChannel._version", "channel_version"
+    )
+    assert compat.received_header_size(channel) > 0, changed(
+        "HTTPChannel._receivedHeaderSize", "received_header_size"
+    )
+    channel.connectionLost(Exception("done"))
+
+
+def test_log_date_time_is_the_site_cached_timestamp() -> None:
+    site = Site(Resource(), reactor=Clock())
+    assert compat.log_date_time(site) is None
+    site.startFactory()
+    try:
+        stamp = compat.log_date_time(site)
+        assert isinstance(stamp, str), changed("HTTPFactory._logDateTime", "log_date_time")
+        assert stamp.startswith("[01/Jan/1970:00:00:00")
+    finally:
+        site.stopFactory()
+
+
+class _UnbindableEndpoint:
+    def listen(self, factory: object) -> defer.Deferred[object]:
+        return defer.fail(CannotListenError("127.0.0.1", 80, OSError("in use")))
+
+
+def test_bind_errors_raise_from_start_service_once_asked() -> None:
+    service = StreamServerEndpointService(_UnbindableEndpoint(), Site(Resource()))
+    assert hasattr(service, "_raiseSynchronously"), changed(
+        "StreamServerEndpointService._raiseSynchronously", "raise_bind_errors_synchronously"
+    )
+    compat.raise_bind_errors_synchronously(service)
+    with pytest.raises(CannotListenError):
+        service.privilegedStartService()
+
+
+def test_h2_stream_reset_reaches_the_connection_internals() -> None:
+    _http2 = pytest.importorskip("twisted.web._http2")
+    for name in ("_tryToWriteControlData", "_requestDone"):
+        assert hasattr(_http2.H2Connection, name), changed(
+            f"H2Connection.{name}", "reset_h2_stream"
+        )
+    connection = _http2.H2Connection(Clock())
+    connection.makeConnection(StringTransport())
+    stream = _http2.H2Stream(1, connection, [], Request, Site(Resource()), None)
+    assert stream._conn is connection, changed("H2Stream._conn", "reset_h2_stream")
+
+
+@pytest.mark.parametrize(
+    ("twisted_class", "krait_class"),
+    [(http.HTTPChannel, KraitChannel), (Request, KraitRequest)],
+)
+def test_overridden_private_hooks_still_exist_in_twisted(
+    twisted_class: type, krait_class: type
+) -> None:
+    for hook in compat.OVERRIDDEN_HOOKS[twisted_class]:
+        assert hasattr(twisted_class, hook), changed(
+            f"{twisted_class.__name__}.{hook} (overridden by {krait_class.__name__})",
+            "OVERRIDDEN_HOOKS",
+        )
+        assert hook in vars(krait_class)
