@@ -45,7 +45,8 @@ from krait._targets import (
     resolve_target,
 )
 from krait._tracebacks import user_traceback
-from krait._ws_handshake import WebsocketsSettings
+from krait._ws.hub import WebsocketsHub
+from krait._ws.upgrade import accept_upgrade
 
 log = Logger(namespace="krait")
 
@@ -69,17 +70,13 @@ class KraitRoot(Resource):
         site: SiteConfig,
         pool: WorkerPool,
         debug: bool = False,
-        ws_pool: WorkerPool | None = None,
-        ws_settings: WebsocketsSettings | None = None,
-        ws_message_pool: WorkerPool | None = None,
+        ws_hub: WebsocketsHub | None = None,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
         self.pool = pool
         self.renderer = PageRenderer(site.root)
-        self.ws_pool = ws_pool
-        self.ws_message_pool = ws_message_pool
-        self.ws_settings = ws_settings
+        self.ws_hub = ws_hub
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool, debug) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
@@ -389,16 +386,7 @@ class RouteResource(Resource):
             return
         ws_response = result.state.ws_response
         if 200 <= result.status < 300 and ws_response is not None:
-            from krait._ws_bridge import accept_upgrade
-
-            accept_upgrade(
-                request,
-                ws_response,
-                self.root.ws_pool,
-                result.state,
-                self.root.ws_settings,
-                self.root.ws_message_pool,
-            )
+            accept_upgrade(request, ws_response, result.state, self.root.ws_hub)
             return
         close_after(request)
         if not 200 <= result.status < 300:

@@ -150,7 +150,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
 
     from krait._app import build_site
     from krait._stdlib_log import forward_stdlib_logging
-    from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
+    from krait._ws.handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
         from twisted.internet import reactor as default_reactor

@@ -234,9 +234,9 @@ class RunningSite:
         await self._listening.stopListening()
         await self._client_pool.closeCachedConnections()
         await self._connections.close_all()
-        for pool in (self._root.pool, self._root.ws_pool, self._root.ws_message_pool):
-            if pool is not None:
-                pool.stop(join=False)
+        ws_pools = self._root.ws_hub.pools if self._root.ws_hub is not None else ()
+        for pool in (self._root.pool, *ws_pools):
+            pool.stop(join=False)
         py_dir = os.path.join(self.site_root, ".py")
         if py_dir in sys.path:
             sys.path.remove(py_dir)

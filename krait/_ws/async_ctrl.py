@@ -20,8 +20,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from krait import _context
-from krait._ws_hub import WebsocketsHub
-from krait._ws_protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
+from krait._ws.hub import WebsocketsHub
+from krait._ws.protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
 from krait.websockets import WebsocketsAsyncCtrlBase
 
 log = Logger(namespace="krait.websockets")
