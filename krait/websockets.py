@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from twisted.python import threadable
 
 from krait import _context
+from krait._request import Request
 from krait._ws.mailbox import (  # noqa: F401 (the marks are documented with the controllers)
     IN_QUEUE_PAUSE_AT,
     IN_QUEUE_PAUSE_BYTES,
@@ -52,12 +53,12 @@ class WebsocketsRequest:
         protocols: the subprotocols the client offered, or None when it offered none.
     """
 
-    def __init__(self, http_request: Any) -> None:
+    def __init__(self, http_request: Request) -> None:
         self.http_request = http_request
         self.protocols = self.extract_protocols(http_request)
 
     @staticmethod
-    def extract_protocols(http_request: Any) -> list[str] | None:
+    def extract_protocols(http_request: Request) -> list[str] | None:
         """The subprotocols offered in ``Sec-WebSocket-Protocol``, or None.
 
         Args:
@@ -322,6 +323,11 @@ class WebsocketsAsyncCtrlBase:
                 "thread-safe"
             )
         return connection
+
+
+def attach_connection(ctrl: WebsocketsAsyncCtrlBase, connection: _Connection) -> None:
+    """Give an asynchronous controller its open connection (for krait's server side only)."""
+    ctrl._connection = connection
 
 
 class _WebsocketsModule(types.ModuleType):

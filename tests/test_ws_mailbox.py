@@ -83,7 +83,7 @@ def test_popping_gives_back_the_bytes_of_each_message() -> None:
 
 
 def test_throttle_has_room_below_the_marks() -> None:
-    mailbox, hooks = attached()
+    mailbox, _ = attached()
     fill(mailbox, IN_QUEUE_PAUSE_AT - 1)
     assert mailbox.throttle(thread_pops=True) is Throttle.ROOM
     assert mailbox.queued_in() == IN_QUEUE_PAUSE_AT - 1
