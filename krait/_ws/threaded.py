@@ -22,9 +22,14 @@ from twisted.python.failure import Failure
 
 from krait import _context
 from krait._bridge import call_in_reactor
-from krait._ws.async_ctrl import PAUSE_READING_AT
 from krait._ws.hub import WebsocketsHub
-from krait._ws.mailbox import IN_QUEUE_PAUSE_BYTES, Mailbox, Throttle, message_size
+from krait._ws.mailbox import (
+    IN_QUEUE_PAUSE_AT,
+    IN_QUEUE_PAUSE_BYTES,
+    Mailbox,
+    Throttle,
+    message_size,
+)
 from krait._ws.protocol import INTERNAL_ERROR, KraitWebSocketProtocol
 from krait.websockets import WebsocketsCtrlBase, mailbox_of
 
@@ -131,7 +136,6 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         self._plain_internal = (
             type(ctrl).on_in_message_internal is WebsocketsCtrlBase.on_in_message_internal
         )
-        self._on_in_message = ctrl.on_in_message
         self._plain_pop = type(ctrl).pop_out_message is WebsocketsCtrlBase.pop_out_message
         # A drain is asked for and has not run yet (set from any thread, under the lock).
         self._wake_lock = threading.Lock()
@@ -177,7 +181,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
     def message_received(self, message: str | bytes) -> None:
         if not self._event_model:
             if self._plain_internal:
-                self.hub.notifier.deliver(self.mailbox, self._on_in_message, message)
+                self.hub.notifier.deliver(self.mailbox, self.ctrl.on_in_message, message)
             else:
                 self.ctrl.on_in_message_internal(message)
             if self.mailbox.in_full():
@@ -185,7 +189,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
             return
         self._inbox.append(message)
         self._inbox_bytes += message_size(message)
-        if len(self._inbox) >= PAUSE_READING_AT or self._inbox_bytes >= IN_QUEUE_PAUSE_BYTES:
+        if len(self._inbox) >= IN_QUEUE_PAUSE_AT or self._inbox_bytes >= IN_QUEUE_PAUSE_BYTES:
             self.set_reading(False)
         self._dispatch()
 
