@@ -9,7 +9,8 @@ from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._site import SiteConfig, load_site
-from krait._ws_handshake import WebsocketsSettings
+from krait._ws.handshake import WebsocketsSettings
+from krait._ws.hub import WebsocketsHub
 
 
 def build_site(
@@ -38,14 +39,8 @@ def build_site(
     # on_in_message overrides run here, a short job per batch of messages: no thread is
     # held per connection, so --ws-threads counts connections (their controller threads).
     ws_message_pool = WorkerPool(reactor, threads, "krait-ws-messages", join_timeout=1.0)
-    root = KraitRoot(
-        config,
-        pool,
-        debug=debug,
-        ws_pool=ws_pool,
-        ws_settings=ws_settings,
-        ws_message_pool=ws_message_pool,
-    )
+    ws_hub = WebsocketsHub(reactor, ws_settings or WebsocketsSettings(), ws_pool, ws_message_pool)
+    root = KraitRoot(config, pool, debug=debug, ws_hub=ws_hub)
     site = KraitSite(
         root,
         access_log=access_log,

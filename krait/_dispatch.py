@@ -30,7 +30,7 @@ from krait._errors import (
     UpgradeRequired,
 )
 from krait._mime import content_type_for
-from krait._page_writer import PageWriter, UpgradeSettings, finish_rendered, is_answered_or_gone
+from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._pyml import CompiledTemplate
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
@@ -43,7 +43,7 @@ from krait._targets import (
     decode_path,
     resolve_target,
 )
-from krait._ws_handshake import WebsocketsSettings
+from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait")
 
@@ -67,17 +67,14 @@ class KraitRoot(Resource):
         site: SiteConfig,
         pool: WorkerPool,
         debug: bool = False,
-        ws_pool: WorkerPool | None = None,
-        ws_settings: WebsocketsSettings | None = None,
-        ws_message_pool: WorkerPool | None = None,
+        ws_hub: WebsocketsHub | None = None,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
         self.pool = pool
         self.renderer = PageRenderer(site.root)
-        self.writer = PageWriter(
-            pool, debug, UpgradeSettings(ws_pool, ws_settings, ws_message_pool)
-        )
+        self.ws_hub = ws_hub
+        self.writer = PageWriter(pool, debug, ws_hub)
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
@@ -119,9 +116,8 @@ class KraitRoot(Resource):
 
     def worker_pools(self) -> list[WorkerPool]:
         """Every pool this tree runs user code in (to stop them with the site)."""
-        upgrades = self.writer.upgrades
-        pools = (self.pool, upgrades.pool, upgrades.message_pool)
-        return [pool for pool in pools if pool is not None]
+        hub_pools = self.ws_hub.pools if self.ws_hub is not None else ()
+        return [self.pool, *hub_pools]
 
     def _decode(self, raw_path: bytes) -> str:
         """Decode a path, remembering recent answers (most requests repeat a few paths)."""

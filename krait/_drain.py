@@ -64,6 +64,12 @@ class Drainer:
         self._requests.add(request)
         request.notifyFinish().addBoth(self._request_ended, request)
 
+    def forget(self, request: Any) -> None:
+        """Stop waiting for a request that will get no HTTP answer (a WebSocket upgrade)."""
+        self._requests.discard(request)
+        if self.draining and not self._requests:
+            self._settle()
+
     def when_drained(self) -> Deferred[None]:
         """A Deferred that fires once the drain is over (at once if it is)."""
         waiter: Deferred[None] = Deferred()

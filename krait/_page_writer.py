@@ -9,7 +9,6 @@ user code raised is answered by ``_answers``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.python.failure import Failure
@@ -21,8 +20,8 @@ from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
 from krait._twisted_compat import is_disconnected
-from krait._ws_bridge import accept_upgrade
-from krait._ws_handshake import WebsocketsSettings
+from krait._ws.hub import WebsocketsHub
+from krait._ws.upgrade import accept_upgrade
 
 NO_BODY_STATUSES = frozenset({204, 304})
 """Statuses whose responses never carry a body."""
@@ -31,21 +30,6 @@ FRAMING_HEADERS = frozenset(
     {"cache-control", "content-length", "transfer-encoding", "connection", "keep-alive"}
 )
 """Headers a page may not set: krait sets them (Cache-Control from the config lists)."""
-
-
-@dataclass(frozen=True)
-class UpgradeSettings:
-    """What accepting a WebSocket upgrade needs.
-
-    Attributes:
-        pool: the pool threaded controllers run in.
-        settings: the site's WebSocket settings.
-        message_pool: the pool messages are handled in.
-    """
-
-    pool: WorkerPool | None = None
-    settings: WebsocketsSettings | None = None
-    message_pool: WorkerPool | None = None
 
 
 def is_answered_or_gone(request: Request) -> bool:
@@ -59,15 +43,15 @@ class PageWriter:
     Args:
         pool: the worker pool (to close a generator body that will not be sent).
         debug: show tracebacks in error pages.
-        upgrades: what accepting a WebSocket upgrade needs.
+        ws_hub: the site's WebSocket hub, which upgrades are handed to.
     """
 
     def __init__(
-        self, pool: WorkerPool, debug: bool = False, upgrades: UpgradeSettings | None = None
+        self, pool: WorkerPool, debug: bool = False, ws_hub: WebsocketsHub | None = None
     ) -> None:
         self.pool = pool
         self.debug = debug
-        self.upgrades = upgrades or UpgradeSettings()
+        self.ws_hub = ws_hub
 
     def page_done(
         self,
@@ -154,15 +138,12 @@ class PageWriter:
 
     def _accept_upgrade(self, request: Request, result: PageResult, ws_response: Any) -> None:
         """Hand the connection to the WebSocket protocol (the one call into ``_ws``)."""
-        upgrades = self.upgrades
-        accept_upgrade(
-            request,
-            ws_response,
-            upgrades.pool,
-            result.state,
-            upgrades.settings,
-            upgrades.message_pool,
-        )
+        accept_upgrade(request, ws_response, result.state, self.ws_hub)
+        # No HTTP answer will end this request now: a graceful shutdown must not wait for it
+        # (the hub closes the WebSocket with 1001 instead).
+        drainer = getattr(getattr(request.channel, "site", None), "drainer", None)
+        if drainer is not None:
+            drainer.forget(request)
 
     def write_failure(self, failure: Failure, request: Request) -> None:
         """Answer with the error page for what user code raised."""

@@ -257,7 +257,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import certificate_options, with_krait_profile
     from krait._twisted_compat import raise_bind_errors_synchronously
-    from krait._ws_handshake import WebsocketsSettings, parse_allowed_origins
+    from krait._ws.handshake import WebsocketsSettings, parse_allowed_origins
 
     if reactor is None:
         from twisted.internet import reactor as default_reactor

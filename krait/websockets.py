@@ -11,15 +11,25 @@ server's event loop and must never block.
 
 from __future__ import annotations
 
-import collections
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from twisted.python import threadable
 
 from krait import _context
+from krait._request import Request
+from krait._ws.mailbox import (  # noqa: F401 (the marks are documented with the controllers)
+    IN_QUEUE_PAUSE_AT,
+    IN_QUEUE_PAUSE_BYTES,
+    IN_QUEUE_RESUME_AT,
+    IN_QUEUE_RESUME_BYTES,
+    OUT_QUEUE_HIGH_BYTES,
+    OUT_QUEUE_LOW_BYTES,
+    Mailbox,
+    message_size,
+)
 
 __all__ = [
     "WebsocketsAsyncCtrlBase",
@@ -42,12 +52,12 @@ class WebsocketsRequest:
         protocols: the subprotocols the client offered, or None when it offered none.
     """
 
-    def __init__(self, http_request: Any) -> None:
+    def __init__(self, http_request: Request) -> None:
         self.http_request = http_request
         self.protocols = self.extract_protocols(http_request)
 
     @staticmethod
-    def extract_protocols(http_request: Any) -> list[str] | None:
+    def extract_protocols(http_request: Request) -> list[str] | None:
         """The subprotocols offered in ``Sec-WebSocket-Protocol``, or None.
 
         Args:
@@ -80,26 +90,9 @@ class WebsocketsResponse:
         self.protocol = protocol
 
 
-IN_QUEUE_PAUSE_AT = 256
-"""Queued incoming messages at which krait stops reading from a threaded connection."""
-IN_QUEUE_RESUME_AT = IN_QUEUE_PAUSE_AT // 2
-"""Queued incoming messages at which it reads again."""
-IN_QUEUE_PAUSE_BYTES = 1024 * 1024
-"""Queued incoming bytes at which krait stops reading from a threaded connection."""
-IN_QUEUE_RESUME_BYTES = IN_QUEUE_PAUSE_BYTES // 2
-"""Queued incoming bytes at which it reads again."""
-OUT_QUEUE_HIGH_BYTES = 1024 * 1024
-"""Queued outgoing bytes above which ``push_out_message`` waits for the client to read."""
-OUT_QUEUE_LOW_BYTES = OUT_QUEUE_HIGH_BYTES // 2
-"""Queued outgoing bytes at which waiting pushes go on."""
-
-
-_SIZED = frozenset({str, bytes, bytearray})
-
-
-def message_size(message: Any) -> int:
-    """About the memory a queued message takes: its length plus an object's overhead."""
-    return len(message) + 64 if message.__class__ in _SIZED else 64
+def mailbox_of(ctrl: WebsocketsCtrlBase) -> Mailbox:
+    """The queues ``ctrl`` shares with the server (for krait's server side only)."""
+    return ctrl._mailbox
 
 
 class WebsocketsCtrlBase:
@@ -116,27 +109,7 @@ class WebsocketsCtrlBase:
 
     def __init__(self, use_in_message_queue: bool = True) -> None:
         self.use_in_message_queue = use_in_message_queue
-        # Re-entrant: an event-model on_in_message runs under it and may push_out_message.
-        self._lock = threading.RLock()
-        self._in_ready = threading.Condition(self._lock)
-        self._in_queue: collections.deque[Any] = collections.deque()
-        self._in_bytes = 0
-        self._out_queue: collections.deque[Any] = collections.deque()
-        self._out_bytes = 0
-        self._out_room = threading.Condition(self._lock)
-        self._out_waiting = 0
-        self._stop_event = threading.Event()
-        # Set by a krait server running this controller: on_start() asks it for the thread.
-        self._thread_starter: Callable[[], None] | None = None
-        # Set while no controller thread runs: before it starts, as after it returned.
-        self._thread_done = threading.Event()
-        self._thread_done.set()
-        self._out_listener: Callable[[], None] | None = None
-        self._in_listener: Callable[[], None] | None = None
-        # Set by krait while it does not read from the client because the queue is full;
-        # the pop that brings the queue down to the resume marks calls the drained listener.
-        self._reading_paused = False
-        self._in_drained_listener: Callable[[], None] | None = None
+        self._mailbox = Mailbox()
 
     def on_start(self) -> None:
         """Called when the connection opens; starts ``on_thread_start``.
@@ -148,11 +121,9 @@ class WebsocketsCtrlBase:
         krait server (a unit test of a controller, say), it starts ``on_thread_start`` in a
         new thread, as the original did.
         """
-        starter = self._thread_starter
-        if starter is not None:
-            starter()
+        if self._mailbox.request_thread():
             return
-        self._thread_done.clear()
+        self._mailbox.thread_started()
         threading.Thread(
             target=self._run_own_thread, name=f"{type(self).__name__}-thread", daemon=True
         ).start()
@@ -161,7 +132,7 @@ class WebsocketsCtrlBase:
         try:
             self.on_thread_start()
         finally:
-            self._thread_done.set()
+            self._mailbox.thread_returned()
 
     def on_thread_start(self) -> None:
         """The controller thread's body: loop until :meth:`should_stop` is true."""
@@ -173,19 +144,16 @@ class WebsocketsCtrlBase:
             message: ``str`` for a text frame, ``bytes`` for a binary frame.
         """
         if self.use_in_message_queue:
-            self._in_queue.append(message)
-            self._in_bytes += message_size(message)
+            self._mailbox.put_in(message)
         # Without the queue, a controller that does not override this ignores messages, as
         # the original did.
 
     def on_in_message_internal(self, message: Any) -> None:
         """Called by krait for every message: takes the lock, then calls ``on_in_message``."""
-        with self._lock:
+        mailbox = self._mailbox
+        with mailbox.lock:
             self.on_in_message(message)
-            self._in_ready.notify_all()
-        listener = self._in_listener
-        if listener is not None:
-            listener()
+            mailbox.notify_readers()
 
     def pop_in_message(self, timeout: float | None = 0.0) -> Any:
         """The oldest incoming message, removed from the queue, or None if there is none.
@@ -201,44 +169,7 @@ class WebsocketsCtrlBase:
         """
         if not self.use_in_message_queue:
             raise RuntimeError("this controller was created with use_in_message_queue=False")
-        with self._lock:
-            queue = self._in_queue
-            if not queue and timeout != 0:
-                self._in_ready.wait_for(self._has_message_or_stop, timeout)
-            if not queue:
-                return None
-            message = queue.popleft()
-            self._in_bytes -= message_size(message)
-            drained = None
-            if self._reading_paused and self._in_queue_low():
-                self._reading_paused = False
-                drained = self._in_drained_listener
-        if drained is not None:
-            drained()
-        return message
-
-    def _in_queue_full(self) -> bool:
-        """Whether krait should stop reading from the client (call with the lock held)."""
-        return len(self._in_queue) >= IN_QUEUE_PAUSE_AT or self._in_bytes >= IN_QUEUE_PAUSE_BYTES
-
-    def _in_queue_low(self) -> bool:
-        """Whether krait may read again (call with the lock held)."""
-        return len(self._in_queue) <= IN_QUEUE_RESUME_AT and self._in_bytes <= IN_QUEUE_RESUME_BYTES
-
-    def _has_message_or_stop(self) -> bool:
-        return bool(self._in_queue) or self._stop_event.is_set()
-
-    def _wake_waiters(self) -> None:
-        """Wake threads waiting in :meth:`pop_in_message` or :meth:`push_out_message`
-        (called by krait after on_stop)."""
-        with self._lock:
-            self._in_ready.notify_all()
-            self._out_room.notify_all()
-
-    def _wake_readers(self) -> None:
-        """Wake threads waiting in :meth:`pop_in_message` (krait, after queueing messages)."""
-        with self._lock:
-            self._in_ready.notify_all()
+        return self._mailbox.pop_in(timeout)
 
     def push_out_message(self, message: Any) -> None:
         """Send a message: ``str`` as a text frame, ``bytes`` as a binary frame.
@@ -250,48 +181,20 @@ class WebsocketsCtrlBase:
         Args:
             message: the message to send.
         """
-        with self._lock:
-            self._out_queue.append(message)
-            self._out_bytes += message_size(message)
-            full = self._out_bytes > OUT_QUEUE_HIGH_BYTES
-        listener = self._out_listener
-        if listener is not None:
-            listener()
-            if full and not threadable.isInIOThread():
-                self._wait_for_room()
-
-    def _wait_for_room(self) -> None:
-        with self._lock:
-            self._out_waiting += 1
-            try:
-                while (
-                    self._out_bytes > OUT_QUEUE_LOW_BYTES
-                    and self._out_listener is not None
-                    and not self._stop_event.is_set()
-                ):
-                    self._out_room.wait(1.0)
-            finally:
-                self._out_waiting -= 1
+        if self._mailbox.push_out(message) and not threadable.isInIOThread():
+            self._mailbox.wait_for_room()
 
     def pop_out_message(self) -> Any:
         """The oldest outgoing message, removed from the queue, or None if there is none."""
-        with self._lock:
-            if not self._out_queue:
-                return None
-            message = self._out_queue.popleft()
-            self._out_bytes -= message_size(message)
-            if self._out_waiting and self._out_bytes <= OUT_QUEUE_LOW_BYTES:
-                self._out_room.notify_all()
-            return message
+        return self._mailbox.pop_out()
 
     def on_stop(self) -> None:
         """Called by krait when the connection closes, however it closes; sets the stop flag."""
-        self._stop_event.set()
-        self._wake_waiters()
+        self._mailbox.stop()
 
     def should_stop(self) -> bool:
         """True once the connection is closing: ``on_thread_start`` should return."""
-        return self._stop_event.is_set()
+        return self._mailbox.stopped
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait until the controller thread has returned.
@@ -302,7 +205,7 @@ class WebsocketsCtrlBase:
         Returns:
             True when the thread has finished.
         """
-        return self._thread_done.wait(timeout)
+        return self._mailbox.wait_thread_returned(timeout)
 
 
 _SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
@@ -419,6 +322,11 @@ class WebsocketsAsyncCtrlBase:
                 "thread-safe"
             )
         return connection
+
+
+def attach_connection(ctrl: WebsocketsAsyncCtrlBase, connection: _Connection) -> None:
+    """Give an asynchronous controller its open connection (for krait's server side only)."""
+    ctrl._connection = connection
 
 
 class _WebsocketsModule(_context.RequestScopedModule):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -13,8 +14,22 @@ from krait.websockets import (
     IN_QUEUE_RESUME_AT,
     OUT_QUEUE_HIGH_BYTES,
     WebsocketsCtrlBase,
+    mailbox_of,
     message_size,
 )
+
+
+def _nothing() -> None:
+    pass
+
+
+def attach(
+    ctrl: WebsocketsCtrlBase,
+    on_out: Callable[[], None] = _nothing,
+    on_drained: Callable[[], None] = _nothing,
+) -> None:
+    """Give the controller the hooks a krait server gives it while the connection is open."""
+    mailbox_of(ctrl).attach(start_thread=_nothing, on_out=on_out, on_drained=on_drained)
 
 
 def test_pop_in_message_is_none_at_once_when_the_queue_is_empty() -> None:
@@ -65,7 +80,7 @@ def test_wait_stopped_is_true_while_no_thread_was_started() -> None:
 def test_outgoing_messages_leave_in_order_and_each_push_calls_the_listener() -> None:
     ctrl = WebsocketsCtrlBase()
     calls: list[int] = []
-    ctrl._out_listener = lambda: calls.append(1)
+    attach(ctrl, on_out=lambda: calls.append(1))
     ctrl.push_out_message("a")
     ctrl.push_out_message(b"b")
     assert [ctrl.pop_out_message() for _ in range(3)] == ["a", b"b", None]
@@ -75,11 +90,12 @@ def test_outgoing_messages_leave_in_order_and_each_push_calls_the_listener() -> 
 def test_drained_listener_fires_when_the_queue_falls_to_the_resume_mark() -> None:
     ctrl = WebsocketsCtrlBase()
     fired_at: list[int] = []
-    ctrl._in_drained_listener = lambda: fired_at.append(len(ctrl._in_queue))
+    mailbox = mailbox_of(ctrl)
+    attach(ctrl, on_drained=lambda: fired_at.append(mailbox.queued_in()))
     for number in range(IN_QUEUE_PAUSE_AT):
         ctrl.on_in_message_internal(number)
-    assert ctrl._in_queue_full()
-    ctrl._reading_paused = True  # as krait sets it when it stops reading
+    assert mailbox.in_full()
+    mailbox.throttle(thread_pops=True)  # as krait does when it stops reading
     while ctrl.pop_in_message() is not None:
         pass
     assert fired_at == [IN_QUEUE_RESUME_AT]  # once, at the mark
@@ -89,16 +105,16 @@ def test_incoming_queue_is_full_by_bytes_as_well_as_by_count() -> None:
     ctrl = WebsocketsCtrlBase()
     overhead = message_size(b"")
     ctrl.on_in_message_internal(b"x" * (IN_QUEUE_PAUSE_BYTES - 2 * overhead))
-    assert not ctrl._in_queue_full()
+    assert not mailbox_of(ctrl).in_full()
     ctrl.on_in_message_internal(b"y" * overhead)
-    assert ctrl._in_queue_full()
+    assert mailbox_of(ctrl).in_full()
     ctrl.pop_in_message()
-    assert ctrl._in_queue_low()
+    assert mailbox_of(ctrl).in_low()
 
 
 def test_push_waits_while_the_client_does_not_read_and_goes_on_when_it_does() -> None:
     ctrl = WebsocketsCtrlBase()
-    ctrl._out_listener = lambda: None  # as krait sets it while the connection is open
+    attach(ctrl)  # as krait does while the connection is open
     big = b"z" * (OUT_QUEUE_HIGH_BYTES // 2 - message_size(b""))
     ctrl.push_out_message(big)
     ctrl.push_out_message(big)  # exactly at the mark: no wait
@@ -117,7 +133,7 @@ def test_push_waits_while_the_client_does_not_read_and_goes_on_when_it_does() ->
 
 def test_a_waiting_push_returns_when_the_connection_stops() -> None:
     ctrl = WebsocketsCtrlBase()
-    ctrl._out_listener = lambda: None
+    attach(ctrl)
     ctrl.push_out_message(b"z" * OUT_QUEUE_HIGH_BYTES)
     pushed = threading.Event()
     pusher = threading.Thread(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from krait._ws_handshake import (
+from krait._ws.handshake import (
     handshake_refusal,
     origin_allowed,
     parse_allowed_origins,

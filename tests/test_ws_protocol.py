@@ -7,9 +7,10 @@ import struct
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
-from krait._ws_handshake import WebsocketsSettings
-from krait._ws_hub import WebsocketsHub
-from krait._ws_protocol import KraitWebSocketProtocol
+from krait._bridge import WorkerPool
+from krait._ws.handshake import WebsocketsSettings
+from krait._ws.hub import WebsocketsHub
+from krait._ws.protocol import KraitWebSocketProtocol
 
 UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -41,7 +42,8 @@ class _Protocol(KraitWebSocketProtocol):
 
 def _open_connection() -> tuple[_Protocol, _Transport, MemoryReactorClock]:
     reactor = MemoryReactorClock()
-    protocol = _Protocol(WebsocketsHub(reactor, 1, WebsocketsSettings()), None)
+    pool = WorkerPool(reactor, 1, "unused")
+    protocol = _Protocol(WebsocketsHub(reactor, WebsocketsSettings(), pool, pool), None)
     transport = _Transport()
     protocol.makeConnection(transport)
     protocol.dataReceived(UPGRADE)

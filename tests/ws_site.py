@@ -128,7 +128,7 @@ class SlowStart(WebsocketsCtrlBase):
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and not self.should_stop():
             time.sleep(0.05)
-        self.push_out_message(f"queued {len(self._in_queue)}")
+        self.push_out_message(f"queued {self._mailbox.queued_in()}")
         count = 0
         while not self.should_stop():
             message = self.pop_in_message(timeout=1.0)

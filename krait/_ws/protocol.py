@@ -3,22 +3,23 @@
 :class:`KraitWebSocketProtocol` chooses the subprotocol the route target picked, turns frames
 into ``str`` (text) and ``bytes`` (binary) messages and back, and tells the hub when a
 connection begins and ends. Subclasses connect it to a threaded controller
-(``krait._ws_bridge``) or to an asynchronous one (``krait._ws_async``).
+(``krait._ws.threaded``) or to an asynchronous one (``krait._ws.async_ctrl``). Its
+:class:`ConnectionState` says where the connection is; the two backpressure flags
+(``reading_paused``: krait does not read from the client; ``writable``: the client takes
+what krait sends) are independent of it and of each other, so they stay flags.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import enum
+from typing import Any
 
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from krait._ws_handshake import WEBSOCKET_VERSION, WebsocketsSettings
-
-if TYPE_CHECKING:
-    from krait._ws_hub import WebsocketsHub
+from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait.websockets")
 
@@ -28,33 +29,23 @@ NORMAL = 1000
 
 _OPEN = WebSocketProtocol.STATE_OPEN
 
-# Autobahn's constructor and send methods carry no annotations.
-_Factory: Any = WebSocketServerFactory
+
+class ConnectionState(enum.Enum):
+    """Where a connection is in its life, as krait sees it; it only moves forward."""
+
+    CONNECTING = "connecting"
+    """The opening handshake has not completed."""
+    OPEN = "open"
+    """Messages flow both ways."""
+    CLOSING = "closing"
+    """krait sent a Close frame and waits for the peer's (or for the grace to run out)."""
+    CLOSED = "closed"
+    """The connection ended; the controller may still be running."""
+    RELEASED = "released"
+    """Closed and its controller done: the hub forgot it."""
 
 
-def make_factory(reactor: Any, settings: WebsocketsSettings) -> Any:
-    """The Autobahn factory holding the protocol options of every krait connection.
-
-    Args:
-        reactor: the reactor Autobahn's timers run on.
-        settings: the limits and timeouts.
-    """
-    # server=None: no Server header on the 101, as krait sends none on other responses.
-    factory: Any = _Factory(reactor=reactor, server=None)
-    factory.setProtocolOptions(
-        versions=[int(WEBSOCKET_VERSION)],
-        webStatus=False,
-        maxMessagePayloadSize=settings.max_message_size,
-        maxFramePayloadSize=settings.max_message_size,
-        # Close with a status code (1002, 1007, 1009) rather than a bare TCP drop, so that
-        # clients learn why.
-        failByDrop=False,
-        autoPingInterval=settings.ping_interval,
-        autoPingTimeout=settings.ping_timeout,
-        openHandshakeTimeout=settings.open_handshake_timeout,
-        closeHandshakeTimeout=settings.close_handshake_timeout,
-    )
-    return factory
+_ENDED = frozenset({ConnectionState.CLOSED, ConnectionState.RELEASED})
 
 
 class KraitWebSocketProtocol(WebSocketServerProtocol):
@@ -74,7 +65,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.reading_paused = False
         # False while the transport's buffer is full (the client reads slower than we send).
         self.writable = True
-        self._finished = False
+        self.connection_state = ConnectionState.CONNECTING
         self._finish_waiters: list[Deferred[None]] = []
         self._abort_call: Any = None
 
@@ -95,6 +86,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         # Learn when the client stops reading: the transport pauses its producer.
         if self.transport is not None:
             self.transport.registerProducer(self, True)
+        self.connection_state = ConnectionState.OPEN
         self.connection_opened()
 
     # IPushProducer, for the transport: outgoing backpressure.
@@ -127,6 +119,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self._abort_call is not None and self._abort_call.active():
             self._abort_call.cancel()
+        self.connection_state = ConnectionState.CLOSED
         self.connection_closed(code, reason)
 
     def dropConnection(self, abort: bool = False) -> None:
@@ -141,6 +134,11 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
             timeout = getattr(self, "closeHandshakeTimeout", None) or 1.0
             self._abort_call = self.hub.reactor.callLater(timeout, self.abort)
         super().dropConnection(abort)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection ended (its controller may still run)."""
+        return self.connection_state in _ENDED
 
     @property
     def open_for_messages(self) -> bool:
@@ -167,6 +165,8 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
             # A close frame's reason is at most 123 bytes; never cut a character in half.
             encoded = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
             self.sendCloseFrame(code=code, reasonUtf8=encoded or None)
+            if self.connection_state is ConnectionState.OPEN:
+                self.connection_state = ConnectionState.CLOSING
 
     def set_reading(self, on: bool) -> None:
         """Resume or pause reading from the network (backpressure from a slow controller)."""
@@ -186,7 +186,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
 
     def when_finished(self) -> Deferred[None]:
         """A Deferred that fires once the connection and its controller are done."""
-        if self._finished:
+        if self.connection_state is ConnectionState.RELEASED:
             return succeed(None)
         waiter: Deferred[None] = Deferred()
         self._finish_waiters.append(waiter)
@@ -194,9 +194,9 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
 
     def mark_finished(self) -> None:
         """Record that the connection and its controller are done (idempotent)."""
-        if self._finished:
+        if self.connection_state is ConnectionState.RELEASED:
             return
-        self._finished = True
+        self.connection_state = ConnectionState.RELEASED
         self.hub.discard(self)
         waiters, self._finish_waiters = self._finish_waiters, []
         for waiter in waiters:
@@ -216,7 +216,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
 
     def shut_down(self) -> None:
         """The server is stopping: close with 1001 (drop a connection still handshaking)."""
-        if self.state == WebSocketProtocol.STATE_CONNECTING:
+        if self.connection_state is ConnectionState.CONNECTING:
             self.abort()
         else:
             self.close(GOING_AWAY, "server shutting down")

@@ -20,9 +20,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from krait import _context
-from krait._ws_hub import WebsocketsHub
-from krait._ws_protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
-from krait.websockets import WebsocketsAsyncCtrlBase
+from krait._ws.hub import WebsocketsHub
+from krait._ws.protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
+from krait.websockets import WebsocketsAsyncCtrlBase, attach_connection
 
 log = Logger(namespace="krait.websockets")
 
@@ -116,7 +116,7 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
 
     def connection_opened(self) -> None:
         self._opened = True
-        self.ctrl._connection = self
+        attach_connection(self.ctrl, self)
         self._call(self.ctrl.on_open)
         if self.hub.stopping:
             self.close(GOING_AWAY, "server shutting down")
