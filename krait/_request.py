@@ -25,9 +25,6 @@ __all__ = ["Request"]
 
 log = logging.getLogger("krait.request")
 
-UPLOAD_SPOOL_THRESHOLD = 1 << 20
-"""Uploaded parts larger than this many bytes are kept on disk, not in memory."""
-
 
 def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
     lowered: dict[str, str] = {}
@@ -192,9 +189,11 @@ class Request:
         """The parts of a multipart form, contents in files rather than bytes (a krait addition).
 
         Each :class:`krait._forms.Part` has ``name``, ``filename`` (None for plain fields),
-        ``content_type``, ``headers``, ``size`` and ``file``: a binary file rewound to its
-        start, kept in memory up to 1 MiB and on disk past it. Parsing streams the body, so
-        a script can store a 50 MiB upload without loading it::
+        ``content_type``, ``headers``, ``size`` and ``file``: a read-only binary file rewound
+        to its start. The parts of one request keep at most 1 MiB of contents in memory, all
+        together; every part that does not fit in what is left is on disk. Parsing streams
+        the body, so a script can store a 50 MiB upload, or a hundred 1 MiB ones, without
+        loading them::
 
             for part in krait.request.get_uploads():
                 if part.filename:
@@ -213,7 +212,7 @@ class Request:
         if self._uploads is None:
             boundary = boundary_from_content_type(self.headers.get("content-type"))
             stream = self._body_stream()
-            self._uploads = list(iter_multipart(stream, boundary, UPLOAD_SPOOL_THRESHOLD))
+            self._uploads = list(iter_multipart(stream, boundary))
         return list(self._uploads)
 
     def _body_stream(self) -> IO[bytes]:

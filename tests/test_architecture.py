@@ -34,6 +34,7 @@ PURE_CORES = (
     "krait._request",
     "krait._responses",
     "krait._routing",
+    "krait._spool",
     "krait._targets",
     "krait._ws_handshake",
     "krait.config",
