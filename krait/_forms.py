@@ -4,7 +4,7 @@ Everything here works on ``str``, ``bytes`` and binary file objects, so it is te
 server. The multipart parser streams: it reads the body in chunks and hands part contents to a
 :class:`krait._spool.PartStore`, which keeps at most a budget of them in memory per body and
 puts the rest on disk, so neither a 50 MiB upload nor a body of many smaller parts is ever held
-in memory.
+in memory. Part headers, which must stay in memory, have limits of their own.
 Malformed multipart input raises :class:`MultipartError` (and nothing else), whose message is
 the reason krait sends with the 400 response.
 """
@@ -20,6 +20,7 @@ from krait._spool import DEFAULT_MEMORY_BUDGET, PartStore
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_ALL_PART_HEADER_BYTES",
     "MAX_PARTS",
     "MAX_PART_HEADER_BYTES",
     "MultipartError",
@@ -39,6 +40,13 @@ MAX_PARTS = 1000
 
 MAX_PART_HEADER_BYTES = 16 * 1024
 """The largest header block one multipart part may have."""
+
+MAX_ALL_PART_HEADER_BYTES = 256 * 1024
+"""The most header bytes all the parts of one multipart body may have together.
+
+Part headers stay in memory, unlike part contents, so they need a bound per body: without
+one, a thousand parts of 16 KiB headers would hold 16 MiB (more once decoded) per request.
+"""
 
 _MAX_BOUNDARY_LINE = 1024
 _BOUNDARY_CHARS = frozenset(
@@ -370,10 +378,18 @@ def iter_multipart(
     store = PartStore(memory_budget)
     try:
         count = 0
+        header_bytes_left = MAX_ALL_PART_HEADER_BYTES
         while not _after_boundary_is_close(reader):
             count += 1
             if count > max_parts:
                 raise MultipartError(f"the multipart body has more than {max_parts} parts")
-            yield _read_part(reader, delimiter, _read_header_block(reader), store)
+            block = _read_header_block(reader)
+            header_bytes_left -= len(block)
+            if header_bytes_left < 0:
+                raise MultipartError(
+                    "the multipart part headers together are longer than "
+                    f"{MAX_ALL_PART_HEADER_BYTES} bytes"
+                )
+            yield _read_part(reader, delimiter, block, store)
     finally:
         store.close()

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krait._forms import (
+    MAX_ALL_PART_HEADER_BYTES,
     MAX_PART_HEADER_BYTES,
     MultipartError,
     Part,
@@ -355,6 +356,20 @@ def test_oversized_part_headers_are_refused() -> None:
     headers = b"Content-Disposition: form-data; name=a\r\nX-Pad: " + b"p" * MAX_PART_HEADER_BYTES
     with pytest.raises(MultipartError, match="longer than"):
         parse(build_body(b"xyz", [(headers, b"1")]))
+
+
+def padded_parts(count: int, header_bytes: int) -> list[tuple[bytes, bytes]]:
+    """``count`` parts whose header blocks are ``header_bytes`` long each."""
+    disposition = b"Content-Disposition: form-data; name=a\r\nX-Pad: "
+    return [(disposition + b"p" * (header_bytes - len(disposition)), b"1")] * count
+
+
+def test_part_headers_of_a_body_are_limited_together() -> None:
+    """Headers stay in memory: a thousand parts of 16 KiB headers would hold 16 MiB."""
+    count = MAX_ALL_PART_HEADER_BYTES // 8192
+    assert len(parse(build_body(b"xyz", padded_parts(count, 8192)))) == count
+    with pytest.raises(MultipartError, match="headers together are longer than 262144 bytes"):
+        parse(build_body(b"xyz", padded_parts(count + 1, 8192)))
 
 
 def test_too_many_parts_are_refused() -> None:
