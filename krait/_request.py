@@ -130,7 +130,11 @@ class Request:
 
     @property
     def body(self) -> bytes:
-        """The raw request body (read from the body file on first use)."""
+        """The raw request body (read from the body file on first use, then kept).
+
+        This is the one place a body read from its file stays in memory: the form methods and
+        ``str()`` read it again each time rather than pin it for the rest of the request.
+        """
         if self._body is None:
             assert self._body_file is not None
             self._body_file.seek(0)
@@ -155,7 +159,7 @@ class Request:
             The HTTP form data.
         """
         if self._post_form is None:
-            self._post_form = parse_query(self.body.decode("utf-8", errors="replace"))
+            self._post_form = parse_query(self._read_body().decode("utf-8", errors="replace"))
         return dict(self._post_form)
 
     def get_multipart_form(self) -> list[Request.MultipartFormData] | None:
@@ -215,6 +219,12 @@ class Request:
             self._uploads = list(iter_multipart(stream, boundary))
         return list(self._uploads)
 
+    def _read_body(self) -> bytes:
+        """The body, without keeping it when it comes from the body file."""
+        if self._body is not None:
+            return self._body
+        return _read_all(self._body_stream())
+
     def _body_stream(self) -> IO[bytes]:
         if self._body is None and self._body_file is not None:
             self._body_file.seek(0)
@@ -226,7 +236,7 @@ class Request:
         target = quote(self.url) + (f"?{query}" if query else "")
         head = f"{self.http_method} {target} {self.http_version}\r\n"
         fields = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
-        return f"{head}{fields}\r\n{self.body.decode('utf-8', errors='replace')}"
+        return f"{head}{fields}\r\n{self._read_body().decode('utf-8', errors='replace')}"
 
     def __repr__(self) -> str:
         return f"<Request {self.http_method} {self.url!r}>"
