@@ -1,22 +1,26 @@
 """Form bodies from plain values: query strings, Content-Type parameters, multipart/form-data.
 
 Everything here works on ``str``, ``bytes`` and binary file objects, so it is tested without a
-server. The multipart parser streams: it reads the body in chunks and spools each part to a
-temporary file that moves to disk past a threshold, so a 50 MiB upload is never held in memory.
+server. The multipart parser streams: it reads the body in chunks and hands part contents to a
+:class:`krait._spool.PartStore`, which keeps at most a budget of them in memory per body and
+puts the rest on disk, so neither a 50 MiB upload nor a body of many smaller parts is ever held
+in memory. Part headers, which must stay in memory, have limits of their own.
 Malformed multipart input raises :class:`MultipartError` (and nothing else), whose message is
 the reason krait sends with the 400 response.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import unquote, unquote_plus
 
+from krait._spool import DEFAULT_MEMORY_BUDGET, PartStore
+
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_ALL_PART_HEADER_BYTES",
     "MAX_PARTS",
     "MAX_PART_HEADER_BYTES",
     "MultipartError",
@@ -36,6 +40,13 @@ MAX_PARTS = 1000
 
 MAX_PART_HEADER_BYTES = 16 * 1024
 """The largest header block one multipart part may have."""
+
+MAX_ALL_PART_HEADER_BYTES = 256 * 1024
+"""The most header bytes all the parts of one multipart body may have together.
+
+Part headers stay in memory, unlike part contents, so they need a bound per body: without
+one, a thousand parts of 16 KiB headers would hold 16 MiB (more once decoded) per request.
+"""
 
 _MAX_BOUNDARY_LINE = 1024
 _BOUNDARY_CHARS = frozenset(
@@ -184,8 +195,9 @@ class Part:
             never use it as a path without sanitising it (e.g. ``os.path.basename``).
         content_type: the part's Content-Type, ``"text/plain"`` when it has none.
         headers: the part's headers, with lower-cased names.
-        file: the part's content, rewound to its start; in memory up to the spool threshold,
-            in an anonymous temporary file on disk past it.
+        file: the part's content as a read-only binary file, rewound to its start: in memory
+            while the body's parts together fit in the memory budget, else a window of one
+            anonymous temporary file the body's other spilled parts share.
         size: the length of the content in bytes.
     """
 
@@ -315,30 +327,26 @@ def _after_boundary_is_close(reader: _ChunkReader) -> bool:
     return False
 
 
-def _read_part(reader: _ChunkReader, delimiter: bytes, spool_threshold: int) -> Part:
+def _read_header_block(reader: _ChunkReader) -> bytes:
+    """A part's header block, without the blank line ending it (empty when it has no headers)."""
     if reader.peek(2) == b"\r\n":
         reader.skip(2)
-        headers: dict[str, str] = {}
-    else:
-        block = reader.read_until(b"\r\n\r\n", MAX_PART_HEADER_BYTES, "part header")
-        headers = _parse_header_block(block)
+        return b""
+    return reader.read_until(b"\r\n\r\n", MAX_PART_HEADER_BYTES, "part header")
+
+
+def _read_part(reader: _ChunkReader, delimiter: bytes, block: bytes, store: PartStore) -> Part:
+    headers = _parse_header_block(block) if block else {}
     name, filename = _part_identity(headers)
-    # The spool outlives this function: it is the part's file, closed by whoever holds the part.
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=spool_threshold)  # noqa: SIM115
-    try:
-        size = reader.copy_until(delimiter, spool.write, "its closing boundary")
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
+    size = reader.copy_until(delimiter, store.write, "its closing boundary")
     content_type = headers.get("content-type") or "text/plain"
-    return Part(name, filename, content_type, headers, spool, size)
+    return Part(name, filename, content_type, headers, store.end_part(), size)
 
 
 def iter_multipart(
     stream: IO[bytes],
     boundary: bytes,
-    spool_threshold: int = 1 << 20,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
     *,
     max_parts: int = MAX_PARTS,
 ) -> Iterator[Part]:
@@ -350,7 +358,8 @@ def iter_multipart(
     Args:
         stream: the body, positioned at its start; read in chunks of :data:`CHUNK_SIZE`.
         boundary: the boundary from the Content-Type (see :func:`boundary_from_content_type`).
-        spool_threshold: part contents larger than this many bytes go to disk.
+        memory_budget: how many bytes of part contents may stay in memory, all the body's
+            parts together; a part that does not fit in what is left goes to disk whole.
         max_parts: the most parts accepted.
 
     Yields:
@@ -366,9 +375,21 @@ def iter_multipart(
     # A leading CRLF lets a boundary on the body's very first line match like any other.
     reader = _ChunkReader(stream, CHUNK_SIZE, initial=b"\r\n")
     reader.copy_until(delimiter, lambda _preamble: None, "its first boundary")
-    count = 0
-    while not _after_boundary_is_close(reader):
-        count += 1
-        if count > max_parts:
-            raise MultipartError(f"the multipart body has more than {max_parts} parts")
-        yield _read_part(reader, delimiter, spool_threshold)
+    store = PartStore(memory_budget)
+    try:
+        count = 0
+        header_bytes_left = MAX_ALL_PART_HEADER_BYTES
+        while not _after_boundary_is_close(reader):
+            count += 1
+            if count > max_parts:
+                raise MultipartError(f"the multipart body has more than {max_parts} parts")
+            block = _read_header_block(reader)
+            header_bytes_left -= len(block)
+            if header_bytes_left < 0:
+                raise MultipartError(
+                    "the multipart part headers together are longer than "
+                    f"{MAX_ALL_PART_HEADER_BYTES} bytes"
+                )
+            yield _read_part(reader, delimiter, block, store)
+    finally:
+        store.close()

@@ -25,9 +25,6 @@ __all__ = ["Request"]
 
 log = logging.getLogger("krait.request")
 
-UPLOAD_SPOOL_THRESHOLD = 1 << 20
-"""Uploaded parts larger than this many bytes are kept on disk, not in memory."""
-
 
 def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
     lowered: dict[str, str] = {}
@@ -133,7 +130,11 @@ class Request:
 
     @property
     def body(self) -> bytes:
-        """The raw request body (read from the body file on first use)."""
+        """The raw request body (read from the body file on first use, then kept).
+
+        This is the one place a body read from its file stays in memory: the form methods and
+        ``str()`` read it again each time rather than pin it for the rest of the request.
+        """
         if self._body is None:
             assert self._body_file is not None
             self._body_file.seek(0)
@@ -158,7 +159,7 @@ class Request:
             The HTTP form data.
         """
         if self._post_form is None:
-            self._post_form = parse_query(self.body.decode("utf-8", errors="replace"))
+            self._post_form = parse_query(self._read_body().decode("utf-8", errors="replace"))
         return dict(self._post_form)
 
     def get_multipart_form(self) -> list[Request.MultipartFormData] | None:
@@ -192,9 +193,11 @@ class Request:
         """The parts of a multipart form, contents in files rather than bytes (a krait addition).
 
         Each :class:`krait._forms.Part` has ``name``, ``filename`` (None for plain fields),
-        ``content_type``, ``headers``, ``size`` and ``file``: a binary file rewound to its
-        start, kept in memory up to 1 MiB and on disk past it. Parsing streams the body, so
-        a script can store a 50 MiB upload without loading it::
+        ``content_type``, ``headers``, ``size`` and ``file``: a read-only binary file rewound
+        to its start. The parts of one request keep at most 1 MiB of contents in memory, all
+        together; every part that does not fit in what is left is on disk. Parsing streams
+        the body, so a script can store a 50 MiB upload, or a hundred 1 MiB ones, without
+        loading them::
 
             for part in krait.request.get_uploads():
                 if part.filename:
@@ -213,8 +216,14 @@ class Request:
         if self._uploads is None:
             boundary = boundary_from_content_type(self.headers.get("content-type"))
             stream = self._body_stream()
-            self._uploads = list(iter_multipart(stream, boundary, UPLOAD_SPOOL_THRESHOLD))
+            self._uploads = list(iter_multipart(stream, boundary))
         return list(self._uploads)
+
+    def _read_body(self) -> bytes:
+        """The body, without keeping it when it comes from the body file."""
+        if self._body is not None:
+            return self._body
+        return _read_all(self._body_stream())
 
     def _body_stream(self) -> IO[bytes]:
         if self._body is None and self._body_file is not None:
@@ -227,7 +236,7 @@ class Request:
         target = quote(self.url) + (f"?{query}" if query else "")
         head = f"{self.http_method} {target} {self.http_version}\r\n"
         fields = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
-        return f"{head}{fields}\r\n{self.body.decode('utf-8', errors='replace')}"
+        return f"{head}{fields}\r\n{self._read_body().decode('utf-8', errors='replace')}"
 
     def __repr__(self) -> str:
         return f"<Request {self.http_method} {self.url!r}>"

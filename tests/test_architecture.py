@@ -33,6 +33,7 @@ PURE_CORES = (
     "krait._request",
     "krait._responses",
     "krait._routing",
+    "krait._spool",
     "krait._targets",
     "krait._ws.handshake",
     "krait._ws.mailbox",

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from krait._forms import (
+    MAX_ALL_PART_HEADER_BYTES,
     MAX_PART_HEADER_BYTES,
     MultipartError,
     Part,
@@ -55,6 +56,10 @@ def parse(body: bytes, boundary: bytes = b"xyz", **kwargs: int) -> list[Part]:
 
 def contents(parts: list[Part]) -> list[tuple[str, str | None, bytes]]:
     return [(part.name, part.filename, part.file.read()) for part in parts]
+
+
+def held_in_memory(part: Part) -> bool:
+    return isinstance(part.file, io.BytesIO)
 
 
 # parse_query
@@ -256,7 +261,7 @@ def test_large_part_is_spooled_to_disk(tmp_path: Path) -> None:
     with path.open("rb") as stream:
         (part,) = iter_multipart(stream, b"xyz")
     assert part.size == size
-    assert part.file._rolled  # type: ignore[attr-defined]
+    assert not held_in_memory(part)
     check = hashlib.sha256()
     while chunk := part.file.read(1 << 20):
         check.update(chunk)
@@ -265,7 +270,60 @@ def test_large_part_is_spooled_to_disk(tmp_path: Path) -> None:
 
 def test_small_part_stays_in_memory() -> None:
     (part,) = parse(build_body(b"xyz", [TRICKY_BODY_PARTS[0]]))
-    assert not part.file._rolled  # type: ignore[attr-defined]
+    assert held_in_memory(part)
+
+
+def sized_parts(*sizes: int) -> list[tuple[bytes, bytes]]:
+    """File parts named p0, p1, ... with contents of these sizes, each one different."""
+    return [
+        (
+            b'Content-Disposition: form-data; name="p%d"; filename="p%d.bin"' % (n, n),
+            (b"%08d" % n * size)[:size],
+        )
+        for n, size in enumerate(sizes)
+    ]
+
+
+def test_memory_budget_is_for_the_whole_body_not_each_part() -> None:
+    """Twenty parts of 100 bytes under a budget of 250: two stay in memory, not all twenty."""
+    parts = sized_parts(*[100] * 20)
+    parsed = parse(build_body(b"xyz", parts), memory_budget=250)
+    assert [held_in_memory(part) for part in parsed] == [True, True] + [False] * 18
+    assert [part.file.read() for part in parsed] == [content for _, content in parts]
+
+
+def test_default_budget_keeps_one_mebibyte_of_many_smaller_parts_in_memory() -> None:
+    parts = sized_parts(*[300 * 1024] * 8)
+    parsed = parse(build_body(b"xyz", parts))
+    assert [held_in_memory(part) for part in parsed] == [True] * 3 + [False] * 5
+    assert sum(part.size for part in parsed if held_in_memory(part)) <= 1 << 20
+    assert [part.file.read() for part in parsed] == [content for _, content in parts]
+
+
+def test_a_part_too_big_for_what_is_left_goes_to_disk_and_smaller_ones_still_fit() -> None:
+    parts = sized_parts(60, 50, 30)
+    parsed = parse(build_body(b"xyz", parts), memory_budget=100)
+    assert [held_in_memory(part) for part in parsed] == [True, False, True]
+    assert [part.size for part in parsed] == [60, 50, 30]
+
+
+def test_zero_budget_puts_every_nonempty_part_on_disk() -> None:
+    parsed = parse(build_body(b"xyz", TRICKY_BODY_PARTS), memory_budget=0)
+    assert [held_in_memory(part) for part in parsed] == [False, False, True]
+    assert contents(parsed) == [
+        ("field", None, b"value"),
+        ("upload", "a.bin", TRICKY_BODY_PARTS[1][1]),
+        ("empty", None, b""),
+    ]
+
+
+@pytest.mark.parametrize("step", [1, 7, 64, 1000])
+def test_budget_holds_at_every_chunk_size(step: int) -> None:
+    parts = sized_parts(*[40] * 6)
+    body = build_body(b"xyz", parts)
+    parsed = list(iter_multipart(TrickleStream(body, step), b"xyz", memory_budget=100))
+    assert [held_in_memory(part) for part in parsed] == [True, True] + [False] * 4
+    assert [part.file.read() for part in parsed] == [content for _, content in parts]
 
 
 # iter_multipart: malformed bodies
@@ -298,6 +356,20 @@ def test_oversized_part_headers_are_refused() -> None:
     headers = b"Content-Disposition: form-data; name=a\r\nX-Pad: " + b"p" * MAX_PART_HEADER_BYTES
     with pytest.raises(MultipartError, match="longer than"):
         parse(build_body(b"xyz", [(headers, b"1")]))
+
+
+def padded_parts(count: int, header_bytes: int) -> list[tuple[bytes, bytes]]:
+    """``count`` parts whose header blocks are ``header_bytes`` long each."""
+    disposition = b"Content-Disposition: form-data; name=a\r\nX-Pad: "
+    return [(disposition + b"p" * (header_bytes - len(disposition)), b"1")] * count
+
+
+def test_part_headers_of_a_body_are_limited_together() -> None:
+    """Headers stay in memory: a thousand parts of 16 KiB headers would hold 16 MiB."""
+    count = MAX_ALL_PART_HEADER_BYTES // 8192
+    assert len(parse(build_body(b"xyz", padded_parts(count, 8192)))) == count
+    with pytest.raises(MultipartError, match="headers together are longer than 262144 bytes"):
+        parse(build_body(b"xyz", padded_parts(count + 1, 8192)))
 
 
 def test_too_many_parts_are_refused() -> None:

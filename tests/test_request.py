@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,6 +69,42 @@ def test_streamed_body_is_read_only_when_asked_and_from_the_start() -> None:
     assert file.tell() == 8, "the body file was read before anyone asked for it"
     assert request.body == b"streamed"
     assert request.body is request.body
+
+
+def memory_kept_after(action: Callable[[], object]) -> int:
+    """Bytes still allocated once ``action`` has run and its result is dropped."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+BIG_FORM = b"a=1" + b"&" * (4 << 20)
+"""A 4 MiB form body whose parsed form is tiny: empty fields are skipped."""
+
+
+@pytest.fixture
+def big_form_request() -> Iterator[Request]:
+    """A request whose 4 MiB body is in a temporary file, as twisted.web leaves it."""
+    with tempfile.TemporaryFile() as file:
+        file.write(BIG_FORM)
+        yield Request.from_stream("POST", "/", "", "HTTP/1.1", {}, file)
+
+
+def test_post_form_does_not_keep_a_streamed_body_in_memory(big_form_request: Request) -> None:
+    assert memory_kept_after(big_form_request.get_post_form) < 1 << 20
+    assert big_form_request.get_post_form() == {"a": "1"}
+
+
+def test_str_does_not_keep_a_streamed_body_in_memory(big_form_request: Request) -> None:
+    assert memory_kept_after(lambda: str(big_form_request)) < 1 << 20
+
+
+def test_body_asked_for_is_kept_for_the_request(big_form_request: Request) -> None:
+    assert memory_kept_after(lambda: big_form_request.body) >= len(BIG_FORM)
 
 
 def test_setting_body_replaces_it_and_forgets_parsed_forms() -> None:
@@ -167,7 +206,7 @@ def test_uploads_stream_a_big_body_without_loading_it(tmp_path: Path) -> None:
     )
     (part,) = request.get_uploads()
     assert (part.name, part.filename, part.size) == ("f", "big", size)
-    assert part.file._rolled  # type: ignore[attr-defined]
+    assert not isinstance(part.file, io.BytesIO), "a 3 MiB part is not held in memory"
     target = tmp_path / "saved"
     with target.open("wb") as out:
         while chunk := part.file.read(1 << 16):
