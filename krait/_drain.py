@@ -19,6 +19,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from krait._twisted_compat import http_channel_of
+
 log = Logger(namespace="krait")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
@@ -162,19 +164,14 @@ class Drainer:
             waiter.callback(None)
 
 
-def _channel(connection: Any) -> Any:
-    """The HTTP/1.x or HTTP/2 channel behind twisted.web's protocol switcher."""
-    return getattr(connection, "_channel", connection)  # twisted private: _channel
-
-
 def http_transport(connection: Any) -> Any:
     """The connection's transport while it speaks HTTP; None once a WebSocket took it over."""
-    return getattr(_channel(connection), "transport", None)
+    return getattr(http_channel_of(connection), "transport", None)
 
 
 def connection_is_idle(connection: Any) -> bool:
     """True when an HTTP connection has no request in progress (HTTP/1.x or HTTP/2)."""
-    channel = _channel(connection)
+    channel = http_channel_of(connection)
     requests = getattr(channel, "requests", None)
     if requests is not None:
         return not requests
@@ -184,7 +181,7 @@ def connection_is_idle(connection: Any) -> bool:
 def close_after_answer(connection: Any) -> None:
     """Have an HTTP/1.x connection close once its current answer is sent, saying so in a
     ``Connection: close`` header where the answer has not started yet (RFC 9112 §9.6)."""
-    channel = _channel(connection)
+    channel = http_channel_of(connection)
     requests = getattr(channel, "requests", None)
     if requests is None:
         return  # HTTP/2: closed once its streams are done (_close_idle runs again then)

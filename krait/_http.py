@@ -204,7 +204,9 @@ class KraitChannel(http.HTTPChannel):
             return
         cast(Any, super()).lineReceived(line)
 
-    def _maybeChooseTransferDecoder(self, header: bytes, data: bytes) -> bool:
+    def _maybeChooseTransferDecoder(
+        self, header: bytes, data: bytes
+    ) -> bool:  # TRANSFER_DECODER_HOOK
         # twisted.web frames the body line by line, so it cannot see a Transfer-Encoding split
         # over two lines, and it ignores "identity" (smuggling the body in as the next request).
         # krait frames it in allHeadersReceived, once every framing line is in.

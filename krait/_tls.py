@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from krait._errors import SiteConfigError
+from krait._twisted_compat import endpoint_tls_options, set_endpoint_tls_options
 
 __all__ = ["TLS12_CIPHERS", "certificate_options", "with_krait_profile"]
 
@@ -109,15 +110,14 @@ def with_krait_profile(endpoint: Any, description: str) -> Any:
 
     if not isinstance(endpoint, SSL4ServerEndpoint):
         return endpoint
-    # The one private Twisted name here: SSL4ServerEndpoint keeps its options nowhere else.
-    parsed = endpoint._sslContextFactory
+    parsed = endpoint_tls_options(endpoint)
     if parsed.method not in (SSL.TLS_METHOD, SSL.SSLv23_METHOD):
         raise SiteConfigError(
             f"--listen {description!r} fixes the TLS version with sslmethod",
             hint="drop sslmethod=: krait offers TLS 1.2 and 1.3 and nothing older",
         )
-    endpoint._sslContextFactory = _profile_options(
-        parsed.privateKey, parsed.certificate, parsed.extraCertChain
+    set_endpoint_tls_options(
+        endpoint, _profile_options(parsed.privateKey, parsed.certificate, parsed.extraCertChain)
     )
     return endpoint
 

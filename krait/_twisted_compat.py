@@ -22,7 +22,14 @@ BAD_REQUEST_HOOK = "_respondToBadRequestAndDisconnect"
 OPTIONS_STAR_HOOK = "_handleStar"
 """``Request``'s hook answering ``OPTIONS *`` by itself; ``KraitRequest`` overrides it."""
 
-OVERRIDDEN_HOOKS = {http.HTTPChannel: (BAD_REQUEST_HOOK,), Request: (OPTIONS_STAR_HOOK,)}
+TRANSFER_DECODER_HOOK = "_maybeChooseTransferDecoder"
+"""``HTTPChannel``'s hook choosing a body decoder from one header line; ``KraitChannel``
+overrides it to frame the body once the whole head is in."""
+
+OVERRIDDEN_HOOKS = {
+    http.HTTPChannel: (BAD_REQUEST_HOOK, TRANSFER_DECODER_HOOK),
+    Request: (OPTIONS_STAR_HOOK,),
+}
 """The private Twisted hooks krait's subclasses override, by the Twisted class defining them."""
 
 
@@ -98,3 +105,31 @@ def reset_h2_stream(stream: Any, error_code: int) -> None:
     reset(stream.streamID, error_code=error_code)
     if connection._tryToWriteControlData():
         connection._requestDone(stream.streamID)
+
+
+def http_channel_of(protocol: Any) -> Any:
+    """The HTTP/1.x or HTTP/2 channel behind twisted.web's protocol switcher
+    (``_GenericHTTPChannelProtocol._channel``); ``protocol`` itself if it is a channel."""
+    return getattr(protocol, "_channel", protocol)
+
+
+def unread_request_data(channel: http.HTTPChannel) -> bytes:
+    """Bytes an HTTP/1.1 channel received after the current request and holds back
+    (``_dataBuffer``): pipelined requests, or a WebSocket client's first frames."""
+    return b"".join(getattr(channel, "_dataBuffer", []))
+
+
+def endpoint_tls_options(endpoint: Any) -> Any:
+    """The TLS options an ``SSL4ServerEndpoint`` was made with (``_sslContextFactory``)."""
+    return endpoint._sslContextFactory
+
+
+def set_endpoint_tls_options(endpoint: Any, options: Any) -> None:
+    """Replace the TLS options of an ``SSL4ServerEndpoint`` before it listens."""
+    endpoint._sslContextFactory = options
+
+
+def exit_normally_after_signal(reactor: Any) -> None:
+    """Forget the signal that stopped the reactor (``_exitSignal``), so that twistd exits
+    with status 0 instead of re-raising SIGTERM or SIGINT on itself."""
+    reactor._exitSignal = None

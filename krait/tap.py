@@ -244,8 +244,10 @@ def _drain(reactor: Any, factory: Any) -> Any:
     SIGTERM"; a server that shut down as asked has not failed, and process managers read a
     non-zero status as a crash.
     """
+    from krait._twisted_compat import exit_normally_after_signal
+
     drained = factory.drainer.drain()
-    drained.addCallback(lambda _: setattr(reactor, "_exitSignal", None))  # twisted private
+    drained.addCallback(lambda _: exit_normally_after_signal(reactor))
     return drained
 
 

@@ -135,3 +135,47 @@ def test_overridden_private_hooks_still_exist_in_twisted(
             "OVERRIDDEN_HOOKS",
         )
         assert hook in vars(krait_class)
+
+
+def test_http_channel_of_finds_the_channel_behind_the_protocol_switcher() -> None:
+    channel = KraitChannel()
+    protocol = compat.generic_channel_protocol(channel)
+    assert hasattr(protocol, "_channel"), changed(
+        "_GenericHTTPChannelProtocol._channel", "http_channel_of"
+    )
+    assert compat.http_channel_of(protocol) is channel
+    assert compat.http_channel_of(channel) is channel
+
+
+def test_unread_request_data_returns_what_the_channel_holds_back() -> None:
+    channel = http.HTTPChannel()
+    channel.makeConnection(StringTransport())
+    assert hasattr(channel, "_dataBuffer"), changed(
+        "HTTPChannel._dataBuffer", "unread_request_data"
+    )
+    assert compat.unread_request_data(channel) == b""
+    channel._dataBuffer.extend([b"GET /next ", b"HTTP/1.1\r\n"])
+    assert compat.unread_request_data(channel) == b"GET /next HTTP/1.1\r\n"
+
+
+def test_endpoint_tls_options_can_be_read_and_replaced() -> None:
+    from twisted.internet.endpoints import SSL4ServerEndpoint
+
+    endpoint = SSL4ServerEndpoint(MemoryReactor(), 0, "first")  # type: ignore[arg-type]
+    assert compat.endpoint_tls_options(endpoint) == "first", changed(
+        "SSL4ServerEndpoint._sslContextFactory", "endpoint_tls_options"
+    )
+    compat.set_endpoint_tls_options(endpoint, "second")
+    assert compat.endpoint_tls_options(endpoint) == "second"
+
+
+def test_exit_normally_after_signal_clears_the_signal_twistd_would_re_raise() -> None:
+    from twisted.internet.base import ReactorBase
+
+    assert hasattr(ReactorBase, "_exitSignal"), changed(
+        "ReactorBase._exitSignal", "exit_normally_after_signal"
+    )
+    reactor = MemoryReactor()
+    reactor._exitSignal = 15  # type: ignore[attr-defined]
+    compat.exit_normally_after_signal(reactor)
+    assert reactor._exitSignal is None  # type: ignore[attr-defined]

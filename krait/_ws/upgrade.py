@@ -23,6 +23,7 @@ from krait import _context
 from krait._answers import write_error
 from krait._http import close_after
 from krait._static import request_headers
+from krait._twisted_compat import unread_request_data
 from krait._ws.async_ctrl import AsyncCtrlProtocol
 from krait._ws.handshake import HandshakeRefusal, WebsocketsSettings, handshake_refusal
 from krait._ws.hub import WebsocketsHub
@@ -143,7 +144,7 @@ def take_over(request: Request, protocol: KraitWebSocketProtocol) -> None:
     transport: Any = channel.transport
     # Data the client sent after the head waits in the channel (a conforming client sends
     # none before the 101, but nothing may be lost).
-    early_data = b"".join(getattr(channel, "_dataBuffer", []))
+    early_data = unread_request_data(channel)
     _log_access(request)
     # Autobahn's protocol carries no annotations (nor does it declare IProtocol).
     connection: Any = protocol
