@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from krait._bridge import WorkerPool
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._site import SiteConfig, load_site
+from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
 

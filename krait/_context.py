@@ -44,7 +44,7 @@ class RequestState:
     init_ctrl: Any = None
     ctrl_stack: list[Any] = field(default_factory=list)
     curr_ctrl: Any = None
-    ws_request: Any = None
+    ws_request: object = None  # a krait.websockets.WebsocketsRequest on an upgrade
     ws_response: Any = None
 
 

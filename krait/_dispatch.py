@@ -20,7 +20,6 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 import krait
 from krait._answers import write_error
-from krait._bridge import WorkerPool
 from krait._caching import CachePolicy, cache_policy
 from krait._errors import (
     BadRequestPath,
@@ -43,6 +42,7 @@ from krait._targets import (
     decode_path,
     resolve_target,
 )
+from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait")

@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.web.http import Request
 
 from krait._twisted_compat import http_channel_of
 
@@ -61,12 +62,12 @@ class Drainer:
         """Track an HTTP connection (its protocol), to close it when shutting down."""
         self._connections.add(connection)
 
-    def request_started(self, request: Any) -> None:
+    def request_started(self, request: Request) -> None:
         """Track a request until it is answered or its client is gone."""
         self._requests.add(request)
         request.notifyFinish().addBoth(self._request_ended, request)
 
-    def forget(self, request: Any) -> None:
+    def forget(self, request: Request) -> None:
         """Stop waiting for a request that will get no HTTP answer (a WebSocket upgrade)."""
         self._requests.discard(request)
         if self.draining and not self._requests:
@@ -104,7 +105,7 @@ class Drainer:
             self._settle()
         return done
 
-    def _request_ended(self, _: object, request: Any) -> None:
+    def _request_ended(self, _: object, request: Request) -> None:
         self._requests.discard(request)
         if self.draining and not self.drained:
             self._close_idle()

@@ -237,7 +237,7 @@ class KraitChannel(http.HTTPChannel):
             choose(_CONTENT_LENGTH, b"%d" % length)
         cast(Any, super()).allHeadersReceived()
 
-    def checkPersistence(self, request: Any, version: bytes) -> bool:
+    def checkPersistence(self, request: http.Request, version: bytes) -> bool:
         drainer = getattr(cast(Any, self).site, "drainer", None)
         if drainer is not None and drainer.draining:
             # Shutting down: answer this request, then close (RFC 9112 §9.6).

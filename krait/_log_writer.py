@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from typing import IO
 
-from krait._bridge import defer_to_running_threads
+from krait._thread_policy import defer_to_running_threads
 
 
 class LogWriter:

@@ -15,11 +15,11 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from krait._answers import reason_phrase, write_failure
-from krait._bridge import WorkerPool
 from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
 from krait._twisted_compat import is_disconnected
+from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
 from krait._ws.upgrade import accept_upgrade
 

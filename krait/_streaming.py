@@ -16,8 +16,8 @@ from twisted.web.server import Request
 from zope.interface import implementer
 
 from krait import _context
-from krait._bridge import WorkerPool
 from krait._twisted_compat import reset_h2_stream
+from krait._workers import WorkerPool
 
 _END = object()
 

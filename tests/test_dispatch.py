@@ -9,9 +9,9 @@ from conftest import write_site
 from shell import header, make_request
 from twisted.internet.task import Clock
 
-from krait._bridge import WorkerPool
 from krait._dispatch import KraitRoot, origin_path
 from krait._site import load_site
+from krait._workers import WorkerPool
 
 INIT = """\
 from krait.config import Route

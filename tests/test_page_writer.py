@@ -9,10 +9,10 @@ from shell import header, make_request, wire
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from krait._bridge import WorkerPool
 from krait._context import RequestState
 from krait._page_writer import PageWriter, finish_rendered
 from krait._pages import PageJob, PageResult
+from krait._workers import WorkerPool
 
 JOB = PageJob(kind="template", base_filename="page.html")
 

@@ -7,7 +7,7 @@ import struct
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
-from krait._bridge import WorkerPool
+from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
 from krait._ws.protocol import KraitWebSocketProtocol

@@ -19,7 +19,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
-from krait._bridge import WorkerPool
+from krait._workers import WorkerPool
 from krait._ws.handshake import WEBSOCKET_VERSION, WebsocketsSettings
 from krait._ws.wakers import InboxNotifier, ReactorWaker
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.types import ConnectionRequest
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
@@ -73,7 +74,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.hub.add(self)
         super().connectionMade()
 
-    def onConnect(self, request: Any) -> Any:
+    def onConnect(self, request: ConnectionRequest) -> Any:
         """Answer with the subprotocol the route target chose."""
         chosen = self.chosen_subprotocol
         if chosen is None or chosen in request.protocols:

@@ -21,7 +21,7 @@ from twisted.python import threadable
 from twisted.python.failure import Failure
 
 from krait import _context
-from krait._bridge import call_in_reactor
+from krait._workers import call_in_reactor
 from krait._ws.hub import WebsocketsHub
 from krait._ws.mailbox import (
     IN_QUEUE_PAUSE_AT,

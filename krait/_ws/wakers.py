@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from krait._bridge import call_in_reactor
+from krait._workers import call_in_reactor
 from krait._ws.mailbox import Mailbox
 
 

@@ -15,13 +15,13 @@ from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from krait._bridge import (
+from krait._thread_policy import defer_to_running_threads
+from krait._workers import (
     JobInterrupted,
     JobSkippedError,
     JobState,
     QueueFullError,
     WorkerPool,
-    defer_to_running_threads,
 )
 
 _marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="unset")

@@ -25,16 +25,12 @@ running a small script. So:
 from __future__ import annotations
 
 import contextvars
-import ctypes
-import enum
-import os
 import sys
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,66 +40,23 @@ from twisted.logger import Logger
 from twisted.python import threadable
 from twisted.python.failure import Failure
 
+from krait._jobs import (
+    JobInterrupted,
+    JobSkippedError,
+    JobState,
+    QueueFullError,
+    Ticket,
+    set_async_exception,
+    skip_reason,
+)
+from krait._thread_policy import defer_to_running_threads
+
 T = TypeVar("T")
 
 log = Logger(namespace="krait")
 
 _Sink = Callable[[bool, Any], object]
 _Outcome = tuple[_Sink, bool, Any]
-
-
-class QueueFullError(RuntimeError):
-    """The pool already holds as many waiting jobs as it may: answer 503, do not queue."""
-
-
-class JobSkippedError(RuntimeError):
-    """A job was dropped before it ran: it waited too long, or its client is gone.
-
-    Attributes:
-        reason: ``"expired"`` (it waited past its deadline) or ``"abandoned"`` (nobody waits
-            for its result any more).
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the job was not run: {reason}")
-        self.reason = reason
-
-
-class JobInterrupted(BaseException):
-    """Raised inside a job's thread by :meth:`WorkerPool.interrupt` (a page past its time).
-
-    A BaseException, as KeyboardInterrupt is: a page's own ``except Exception`` must not
-    swallow it and spin on.
-    """
-
-
-class JobState(enum.Enum):
-    """Where a job is in its life."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-
-
-@dataclass(eq=False)
-class Ticket:
-    """One job handed to a pool: what the reactor side may ask about it while it runs.
-
-    Attributes:
-        queued_at: ``time.monotonic()`` when it was queued.
-        deadline: the monotonic time after which it is dropped if it has not started yet.
-        abandoned: called by the thread about to run it; True drops it (its client left).
-        state: queued, running or done.
-        thread_id: the ident of the thread running it, once it runs.
-        started_at: monotonic time it started running.
-    """
-
-    queued_at: float
-    deadline: float | None = None
-    abandoned: Callable[[], bool] | None = None
-    state: JobState = JobState.QUEUED
-    thread_id: int | None = None
-    started_at: float | None = None
 
 
 _Job = tuple[_Sink, contextvars.Context, Callable[..., Any], tuple[Any, ...], Ticket]
@@ -296,7 +249,7 @@ class WorkerPool:
         with self._lock:
             if ticket.state is not JobState.RUNNING or ticket.thread_id is None:
                 return False
-            return _set_async_exception(ticket.thread_id, JobInterrupted)
+            return set_async_exception(ticket.thread_id, JobInterrupted)
 
     def _wake(self) -> None:
         """Get a thread looking for the queued jobs, unless one already is."""
@@ -360,7 +313,7 @@ class WorkerPool:
 
     def _run_job(self, job: _Job) -> None:
         sink, context, func, args, ticket = job
-        skipped = _skip_reason(ticket)
+        skipped = skip_reason(ticket)
         if skipped is not None:
             outcome: _Outcome = (sink, False, Failure(JobSkippedError(skipped)))
         else:
@@ -406,7 +359,7 @@ class WorkerPool:
             try:
                 with self._lock:
                     ticket.state = JobState.DONE
-                _set_async_exception(threading.get_ident(), None)
+                set_async_exception(threading.get_ident(), None)
                 return
             except JobInterrupted:
                 continue
@@ -423,43 +376,6 @@ class WorkerPool:
             except Exception:
                 # One broken sink must not strand the outcomes queued behind it.
                 log.failure("error while handing a job's result to the reactor")
-
-
-def _skip_reason(ticket: Ticket) -> str | None:
-    """Why a job about to run should not (runs in the pool thread)."""
-    if ticket.deadline is not None and time.monotonic() > ticket.deadline:
-        return "expired"
-    if ticket.abandoned is not None and ticket.abandoned():
-        return "abandoned"
-    return None
-
-
-def _set_async_exception(thread_id: int, exception: type[BaseException] | None) -> bool:
-    """Have ``exception`` raised in the thread ``thread_id`` (None clears a pending one)."""
-    target = ctypes.c_ulong(thread_id)
-    payload = ctypes.py_object(exception) if exception is not None else None
-    changed = int(ctypes.pythonapi.PyThreadState_SetAsyncExc(target, payload))
-    return changed == 1
-
-
-def defer_to_running_threads() -> bool:
-    """Stop the calling thread from preempting others when it wakes up (Linux only).
-
-    ``SCHED_BATCH`` keeps the thread's nice value and share of the CPU; it only drops wake-up
-    preemption. Lowering a thread to it needs no privilege.
-
-    Returns:
-        True when the policy was applied; False where the platform lacks it or refuses.
-    """
-    batch = getattr(os, "SCHED_BATCH", None)
-    if batch is None:
-        return False
-    try:
-        # 0 is the calling thread: Linux schedules threads, not processes.
-        os.sched_setscheduler(0, batch, os.sched_param(0))
-    except OSError:
-        return False
-    return True
 
 
 def _fire(deferred: Deferred[Any], succeeded: bool, value: Any) -> None:
