@@ -21,6 +21,7 @@ from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
+from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
 
 log = Logger(namespace="krait")
@@ -271,8 +272,7 @@ class KraitChannel(http.HTTPChannel):
 
 def _channel_protocol(factory: Any) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    generic: Any = http._GenericHTTPChannelProtocol
-    return generic(KraitChannel())
+    return ProtocolSwitch(KraitChannel())
 
 
 class KraitSite(server.Site):
