@@ -21,6 +21,7 @@ def build_site(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
+    http2: bool = True,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -43,5 +44,7 @@ def build_site(
         ws_settings=ws_settings,
         ws_message_pool=ws_message_pool,
     )
-    site = KraitSite(root, access_log=access_log, max_body_size=max_body_size, reactor=reactor)
+    site = KraitSite(
+        root, access_log=access_log, max_body_size=max_body_size, reactor=reactor, http2=http2
+    )
     return config, site

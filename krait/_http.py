@@ -284,6 +284,7 @@ class KraitSite(server.Site):
             or None for no access log.
         max_body_size: the largest request body accepted, in bytes.
         reactor: the reactor (for the log's flush timer).
+        http2: offer HTTP/2 by ALPN on TLS ports (``--no-http2`` turns it off).
     """
 
     requestFactory = KraitRequest
@@ -295,18 +296,24 @@ class KraitSite(server.Site):
         access_log: str | None = "-",
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         reactor: Any = None,
+        http2: bool = True,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
         # itself, on demand and streaming (krait._forms), and answers 400 with the reason.
         cast(Any, super()).__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body_size = max_body_size
+        self.http2 = http2
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
         self._owns_log_file = False
         self._pending: list[str] = []
         self._flusher: LoopingCall | None = None
+
+    def acceptableProtocols(self) -> list[bytes]:
+        # Twisted offers these by ALPN besides the TLS options' own list.
+        return [b"h2", b"http/1.1"] if self.http2 else [b"http/1.1"]
 
     def startFactory(self) -> None:
         super().startFactory()

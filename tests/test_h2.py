@@ -259,3 +259,14 @@ def test_the_twisted_private_names_krait_relies_on_are_there() -> None:
     assert "reactor" in inspect.signature(H2Connection.__init__).parameters
     switch = inspect.getsource(generic.dataReceived)
     assert "H2Connection()" in switch, "twisted.web changed how it switches to HTTP/2"
+
+
+@pytest.mark.parametrize(
+    ("http2", "offered"), [(True, [b"h2", b"http/1.1"]), (False, [b"http/1.1"])]
+)
+def test_the_site_offers_http2_by_alpn_unless_told_not_to(
+    http2: bool, offered: list[bytes]
+) -> None:
+    """Twisted offers the Site's protocols besides the TLS options' own (--no-http2)."""
+    site = KraitSite(Held(), access_log=None, reactor=Clock(), http2=http2)
+    assert site.acceptableProtocols() == offered
