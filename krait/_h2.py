@@ -25,7 +25,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, cast
 
+from h2.errors import ErrorCodes
 from h2.settings import SettingCodes, Settings
+from priority import TooManyStreamsError  # type: ignore[import-untyped]
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorTime, ISSLTransport
 from twisted.logger import Logger
@@ -90,9 +92,14 @@ class KraitH2Connection(H2Connection):
         try:
             self._meter.feed(data)
         except FrameLimitExceeded as exceeded:
-            self._refuse(exceeded)
+            self._refuse(exceeded.error_code, str(exceeded))
             return
-        cast(Any, super()).dataReceived(data)
+        try:
+            cast(Any, super()).dataReceived(data)
+        except TooManyStreamsError as error:
+            # PRIORITY frames for over 1000 streams never opened: Twisted's priority tree
+            # refuses them, and the exception would otherwise reach the reactor.
+            self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, f"PRIORITY frames: {error}")
 
     def timeoutConnection(self) -> None:
         cast(Any, super()).timeoutConnection()
@@ -108,19 +115,17 @@ class KraitH2Connection(H2Connection):
         cast(Any, super()).connectionLost(reason, _cancelTimeouts=_cancelTimeouts)
         self._end()
 
-    def _refuse(self, exceeded: FrameLimitExceeded) -> None:
+    def _refuse(self, error_code: int, problem: str) -> None:
         """End the connection with a GOAWAY naming the limit the client broke."""
         transport: Any = self.transport
         log.info(
             "HTTP/2 connection from {client} ended: {problem}",
             client=transport.getPeer(),
-            problem=exceeded,
+            problem=problem,
         )
-        self.conn.close_connection(
-            error_code=exceeded.error_code, additional_data=str(exceeded).encode()
-        )
+        self.conn.close_connection(error_code=error_code, additional_data=problem.encode())
         transport.write(self.conn.data_to_send())
-        self.connectionLost(Failure(ConnectionLost(str(exceeded))))
+        self.connectionLost(Failure(ConnectionLost(problem)))
 
     def _end(self) -> None:
         """Read nothing more, close once the GOAWAY is written, abort past the deadline."""

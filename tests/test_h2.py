@@ -15,7 +15,7 @@ import h2.connection
 import h2.events
 import pytest
 from h2.errors import ErrorCodes
-from hyperframe.frame import ContinuationFrame, HeadersFrame
+from hyperframe.frame import ContinuationFrame, HeadersFrame, PriorityFrame, RstStreamFrame
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -169,6 +169,27 @@ def test_a_stream_over_the_concurrency_limit_ends_the_connection(peer: Peer) -> 
     assert len(peer.resource.requests) == MAX_CONCURRENT_STREAMS
     events = peer.send(opening(2 * MAX_CONCURRENT_STREAMS + 1))
     assert goaway(events).error_code == ErrorCodes.PROTOCOL_ERROR
+    assert all(is_abandoned(request) for request in peer.resource.requests)
+
+
+def test_priority_frames_for_a_thousand_idle_streams_end_the_connection(peer: Peer) -> None:
+    frames = b"".join(
+        PriorityFrame(2 * n + 1, depends_on=0, stream_weight=16).serialize() for n in range(1001)
+    )
+    assert goaway(peer.send(frames)).error_code == ErrorCodes.ENHANCE_YOUR_CALM
+    assert peer.transport.disconnecting
+
+
+def test_a_rapid_reset_flood_ends_the_connection(peer: Peer) -> None:
+    """Twisted's token bucket (burst 1000, 33/s; CVE-2023-44487), which krait relies on."""
+    pairs = b""
+    for n in range(1001):
+        flags = {"END_HEADERS", "END_STREAM"}
+        block = peer.client.encoder.encode(REQUEST)
+        pairs += HeadersFrame(2 * n + 1, data=block, flags=flags).serialize()
+        pairs += RstStreamFrame(2 * n + 1, error_code=ErrorCodes.CANCEL).serialize()
+    assert goaway(peer.send(pairs)).error_code == ErrorCodes.ENHANCE_YOUR_CALM
+    assert peer.transport.disconnecting
     assert all(is_abandoned(request) for request in peer.resource.requests)
 
 
