@@ -261,6 +261,8 @@ def test_the_protocol_switch_picks_krait_channel_by_alpn(alpn: bytes | None, kin
     protocol.dataReceived(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" if alpn else b"GET / HTTP/1.1\r\n")
     channel = protocol._channel
     assert isinstance(channel, kind)
+    if alpn:
+        assert channel._clock is clock
     assert channel.site is site
     assert channel.requestFactory is KraitRequest
     protocol.connectionLost(Failure(ConnectionError("test over")))
@@ -278,6 +280,7 @@ def test_the_twisted_private_names_krait_relies_on_are_there() -> None:
     assert generic(channel)._channel is channel
     assert "_cancelTimeouts" in inspect.signature(H2Connection.connectionLost).parameters
     assert "reactor" in inspect.signature(H2Connection.__init__).parameters
+    assert hasattr(h2.connection.H2Connection(), "decoder")  # h2's, undocumented
     switch = inspect.getsource(generic.dataReceived)
     assert "H2Connection()" in switch, "twisted.web changed how it switches to HTTP/2"
 
