@@ -24,6 +24,7 @@ def build_site(
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    http2: bool = True,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -47,5 +48,6 @@ def build_site(
         max_body_size=max_body_size,
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),
+        http2=http2,
     )
     return config, site

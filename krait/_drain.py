@@ -20,6 +20,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.http import Request
 
+from krait._h2 import is_abandoned
 from krait._twisted_compat import http_channel_of
 
 log = Logger(namespace="krait")
@@ -51,7 +52,7 @@ class Drainer:
         self._waiters: list[Deferred[None]] = []
         self._deadline: Any = None
         self._closing: LoopingCall | None = None
-        self._closing_since = 0.0
+        self._closing_since: float | None = None
 
     @property
     def in_flight(self) -> int:
@@ -101,8 +102,7 @@ class Drainer:
             )
             self._deadline = self._reactor.callLater(self.timeout, self._give_up)
         self._close_idle()
-        if not self._requests:
-            self._settle()
+        self._settle()
         return done
 
     def _request_ended(self, _: object, request: Request) -> None:
@@ -111,6 +111,11 @@ class Drainer:
             self._close_idle()
             if not self._requests:
                 self._settle()
+
+    def _prune(self) -> None:
+        """Forget requests nobody waits for any more (an HTTP/2 stream reset without telling
+        its request, say): they must not hold up the exit."""
+        self._requests = {r for r in self._requests if not is_abandoned(r)}
 
     def _close_idle(self) -> None:
         for connection in list(self._connections):
@@ -126,18 +131,25 @@ class Drainer:
         return [c for c in list(self._connections) if socket_is_open(http_transport(c))]
 
     def _settle(self) -> None:
-        """Wait (briefly) for the closing connections to send their last bytes."""
+        """Watch until no request is left and the closing connections sent their last bytes."""
         if self._closing is not None or self.drained:
             return
-        self._closing_since = self._reactor.seconds()
-        self._closing = LoopingCall(self._check_closed)
+        self._closing_since = None
+        self._closing = LoopingCall(self._check)
         self._closing.clock = self._reactor
         self._closing.start(_POLL_INTERVAL, now=True)
 
-    def _check_closed(self) -> None:
+    def _check(self) -> None:
+        self._prune()
+        if self._requests:
+            return
+        self._close_idle()
+        now = self._reactor.seconds()
+        if self._closing_since is None:
+            self._closing_since = now
         if not self._open_connections():
             self._finish()
-        elif self._reactor.seconds() - self._closing_since > CLOSE_GRACE:
+        elif now - self._closing_since > CLOSE_GRACE:
             log.info("shutting down: connections that did not close in time are dropped")
             self._finish()
 

@@ -23,10 +23,10 @@ from krait._access_log import combined_line
 from krait._answers import refusal_bytes, send_refusal
 from krait._drain import Drainer
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
+from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
 from krait._twisted_compat import (
     channel_version,
-    generic_channel_protocol,
     has_request_line,
     log_date_time,
     received_header_size,
@@ -271,7 +271,7 @@ class KraitChannel(http.HTTPChannel):
 
 def _channel_protocol(factory: Any) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    protocol = generic_channel_protocol(KraitChannel())
+    protocol = ProtocolSwitch(KraitChannel())
     drainer = getattr(factory, "drainer", None)
     if drainer is not None:
         drainer.connection_made(protocol)
@@ -288,6 +288,7 @@ class KraitSite(server.Site):
         max_body_size: the largest request body accepted, in bytes.
         reactor: the reactor (for the log's flush timer).
         drainer: tracks requests and connections for a graceful shutdown, if any.
+        http2: offer HTTP/2 by ALPN on TLS ports (``--no-http2`` turns it off).
     """
 
     requestFactory = KraitRequest
@@ -300,6 +301,7 @@ class KraitSite(server.Site):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         reactor: Any = None,
         drainer: Drainer | None = None,
+        http2: bool = True,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
@@ -307,12 +309,17 @@ class KraitSite(server.Site):
         cast(Any, super()).__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body_size = max_body_size
         self.drainer = drainer
+        self.http2 = http2
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
         self._owns_log_file = False
         self._pending: list[str] = []
         self._flusher: LoopingCall | None = None
+
+    def acceptableProtocols(self) -> list[bytes]:
+        # Twisted offers these by ALPN besides the TLS options' own list.
+        return [b"h2", b"http/1.1"] if self.http2 else [b"http/1.1"]
 
     def startFactory(self) -> None:
         super().startFactory()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
@@ -122,6 +123,9 @@ def abort(request: Request) -> None:
     channel = request.channel
     if hasattr(channel, "streamID"):  # an HTTP/2 stream
         reset_h2_stream(channel, _H2_INTERNAL_ERROR)
+        # twisted.web tells a request its stream is gone only when the client resets it:
+        # say so here, so that whoever waits for the request (a graceful shutdown) stops.
+        request.connectionLost(Failure(ConnectionDone("the stream was reset")))
         return
     reset = getattr(channel.transport, "abortConnection", None)
     if reset is not None:

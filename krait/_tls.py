@@ -29,13 +29,16 @@ TLS12_CIPHERS = (
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
-def certificate_options(certificate_path: str, key_path: str, passphrase: str | None = None) -> Any:
+def certificate_options(
+    certificate_path: str, key_path: str, passphrase: str | None = None, http2: bool = True
+) -> Any:
     """Build Twisted ``CertificateOptions`` for serving TLS with krait's profile.
 
     Args:
         certificate_path: a PEM file with the certificate, optionally followed by its chain.
         key_path: a PEM file with the private key.
         passphrase: the key's passphrase, or None for an unencrypted key.
+        http2: offer HTTP/2 by ALPN (``--no-http2`` offers HTTP/1.1 only).
 
     Returns:
         A ``twisted.internet.ssl.CertificateOptions`` offering HTTP/2 and HTTP/1.1 by ALPN.
@@ -77,6 +80,7 @@ def certificate_options(certificate_path: str, key_path: str, passphrase: str | 
         crypto.PKey.from_cryptography_key(key),  # type: ignore[arg-type]
         crypto.X509.from_cryptography(certs[0]),
         [crypto.X509.from_cryptography(c) for c in certs[1:]],
+        http2,
     )
     try:
         options.getContext()
@@ -89,7 +93,7 @@ def certificate_options(certificate_path: str, key_path: str, passphrase: str | 
     return options
 
 
-def with_krait_profile(endpoint: Any, description: str) -> Any:
+def with_krait_profile(endpoint: Any, description: str, http2: bool = True) -> Any:
     """Give an ``ssl:`` endpoint krait's TLS profile instead of Twisted's default ciphers.
 
     Twisted's ``ssl:`` endpoint string takes no cipher list, and its defaults still accept
@@ -98,6 +102,7 @@ def with_krait_profile(endpoint: Any, description: str) -> Any:
     Args:
         endpoint: an endpoint parsed from ``description`` by ``serverFromString``.
         description: the ``--listen`` endpoint string, for the error message.
+        http2: offer HTTP/2 by ALPN (``--no-http2`` offers HTTP/1.1 only).
 
     Returns:
         ``endpoint``, its TLS options re-made with the same certificate, chain and key.
@@ -117,12 +122,13 @@ def with_krait_profile(endpoint: Any, description: str) -> Any:
             hint="drop sslmethod=: krait offers TLS 1.2 and 1.3 and nothing older",
         )
     set_endpoint_tls_options(
-        endpoint, _profile_options(parsed.privateKey, parsed.certificate, parsed.extraCertChain)
+        endpoint,
+        _profile_options(parsed.privateKey, parsed.certificate, parsed.extraCertChain, http2),
     )
     return endpoint
 
 
-def _profile_options(private_key: Any, certificate: Any, chain: list[Any]) -> Any:
+def _profile_options(private_key: Any, certificate: Any, chain: list[Any], http2: bool) -> Any:
     """``CertificateOptions`` with krait's profile (see the module docstring)."""
     from twisted.internet.ssl import AcceptableCiphers, CertificateOptions, TLSVersion
 
@@ -132,7 +138,7 @@ def _profile_options(private_key: Any, certificate: Any, chain: list[Any]) -> An
         extraCertChain=chain,
         raiseMinimumTo=TLSVersion.TLSv1_2,
         acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(TLS12_CIPHERS),
-        acceptableProtocols=[b"h2", b"http/1.1"],
+        acceptableProtocols=[b"h2", b"http/1.1"] if http2 else [b"http/1.1"],
     )
 
 

@@ -89,6 +89,7 @@ class Options(usage.Options):
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
         ["no-access-log", None, "Do not write an access log."],
+        ["no-http2", None, "Offer only HTTP/1.1 over TLS, not HTTP/2 (ALPN)."],
         [
             "single-process",
             "s",
@@ -277,6 +278,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         access_log=options["access-log"],
         max_body_size=options["max-body-size"],
         debug=bool(options["debug"]),
+        http2=not options["no-http2"],
         ws_settings=WebsocketsSettings(
             max_message_size=options["ws-max-message-size"],
             ping_interval=options["ws-ping-interval"],
@@ -297,7 +299,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
                 f"--listen {description!r} is not a valid endpoint: {reason}",
                 hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
             ) from None
-        endpoint = with_krait_profile(endpoint, description)
+        endpoint = with_krait_profile(endpoint, description, http2=not options["no-http2"])
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     if options["https"] is not None:
         cert = options["certificate"] or site_config.ssl_certificate_path
@@ -309,7 +311,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
                 ".py/init.py, or pass --certificate and --privkey",
             )
         passphrase = None if options["certificate"] else site_config.ssl_key_passphrase
-        tls = certificate_options(cert, key, passphrase)
+        tls = certificate_options(cert, key, passphrase, http2=not options["no-http2"])
         endpoint = SSL4ServerEndpoint(
             reactor, options["https"], tls, interface=options["interface"] or ""
         )

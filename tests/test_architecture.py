@@ -26,6 +26,7 @@ PURE_CORES = (
     "krait._context",
     "krait._errors",
     "krait._forms",
+    "krait._h2_limits",
     "krait._mime",
     "krait._port_spec",
     "krait._pyml",
