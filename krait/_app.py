@@ -7,6 +7,7 @@ from typing import Any
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
+from krait._page_guard import PageLimits
 from krait._site import SiteConfig, load_site
 from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
@@ -24,6 +25,7 @@ def build_site(
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    page_limits: PageLimits | None = None,
     http2: bool = True,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
@@ -41,7 +43,7 @@ def build_site(
     # held per connection, so --ws-threads counts connections (their controller threads).
     ws_message_pool = WorkerPool(reactor, threads, "krait-ws-messages", join_timeout=1.0)
     ws_hub = WebsocketsHub(reactor, ws_settings or WebsocketsSettings(), ws_pool, ws_message_pool)
-    root = KraitRoot(config, pool, debug=debug, ws_hub=ws_hub)
+    root = KraitRoot(config, pool, debug=debug, ws_hub=ws_hub, page_limits=page_limits)
     site = KraitSite(
         root,
         access_log=access_log,

@@ -29,6 +29,7 @@ from krait._errors import (
     UpgradeRequired,
 )
 from krait._mime import content_type_for
+from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._pyml import CompiledTemplate
@@ -58,6 +59,8 @@ class KraitRoot(Resource):
         site: the loaded site configuration.
         pool: the worker pool user code runs in.
         debug: show tracebacks in error pages.
+        ws_hub: the WebSocket hub upgrades are handed to.
+        page_limits: queue and time limits of pages (the defaults when None).
     """
 
     isLeaf = True
@@ -68,6 +71,7 @@ class KraitRoot(Resource):
         pool: WorkerPool,
         debug: bool = False,
         ws_hub: WebsocketsHub | None = None,
+        page_limits: PageLimits | None = None,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
@@ -75,6 +79,7 @@ class KraitRoot(Resource):
         self.renderer = PageRenderer(site.root)
         self.ws_hub = ws_hub
         self.writer = PageWriter(pool, debug, ws_hub)
+        self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
@@ -270,7 +275,9 @@ class RouteResource(Resource):
         self, request: Request, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
         cache_control = self._policy(key, dynamic=True).header.encode("ascii")
-        self.pool.call(
+        self.root.guard.run(
+            request,
+            f"{path} ({job.path or job.base_filename})",
             self.root.renderer.run,
             (job, krait_api_request(request, path), upgrade),
             partial(self.writer.page_done, upgrade, request, job, cache_control),

@@ -20,8 +20,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.http import Request
 
-from krait._h2 import is_abandoned
-from krait._twisted_compat import http_channel_of
+from krait._twisted_compat import http_channel_of, is_abandoned
 
 log = Logger(namespace="krait")
 

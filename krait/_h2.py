@@ -14,8 +14,6 @@ stops reading from the socket at once, closes it as soon as the GOAWAY is writte
 it if that takes longer than :data:`GOAWAY_FLUSH_DEADLINE`. It also announces and enforces the
 limits of :mod:`krait._h2_limits` as bytes arrive, before ``h2`` buffers them.
 
-:func:`is_abandoned` tells a worker thread that nobody waits for a request's answer any more.
-
 Private Twisted names this module relies on, each pinned by tests/test_h2.py, are marked
 ``# twisted private:`` (and the one undocumented ``h2`` attribute ``# h2 undocumented:``).
 """
@@ -43,7 +41,7 @@ from krait._h2_limits import (
     FrameMeter,
 )
 
-__all__ = ["GOAWAY_FLUSH_DEADLINE", "KraitH2Connection", "ProtocolSwitch", "is_abandoned"]
+__all__ = ["GOAWAY_FLUSH_DEADLINE", "KraitH2Connection", "ProtocolSwitch"]
 
 log = Logger(namespace="krait")
 
@@ -185,13 +183,3 @@ class ProtocolSwitch(http._GenericHTTPChannelProtocol):
         network_producer.registerProducer(connection, True)
         self._channel = connection
         cast(Any, self)._negotiatedProtocol = b"h2"
-
-
-def is_abandoned(request: http.Request) -> bool:
-    """Whether nobody waits for ``request``'s answer any more: cheap, safe in any thread.
-
-    True once the request is finished, or once its HTTP/1.x connection is lost or its HTTP/2
-    stream reset (or its connection gone): twisted.web's ``Request.connectionLost`` then drops
-    the request's channel. For ``WorkerPool.submit(..., abandoned=...)``.
-    """
-    return getattr(request, "channel", None) is None or bool(request.finished)

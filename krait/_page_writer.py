@@ -18,7 +18,7 @@ from krait._answers import reason_phrase, write_failure
 from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
-from krait._twisted_compat import is_disconnected
+from krait._twisted_compat import is_abandoned, is_disconnected
 from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
 from krait._ws.upgrade import accept_upgrade
@@ -34,7 +34,7 @@ FRAMING_HEADERS = frozenset(
 
 def is_answered_or_gone(request: Request) -> bool:
     """Whether the request needs no answer any more: finished, or its client left."""
-    return bool(request.finished) or is_disconnected(request)
+    return is_abandoned(request) or is_disconnected(request)
 
 
 class PageWriter:

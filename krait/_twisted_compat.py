@@ -133,3 +133,13 @@ def exit_normally_after_signal(reactor: Any) -> None:
     """Forget the signal that stopped the reactor (``_exitSignal``), so that twistd exits
     with status 0 instead of re-raising SIGTERM or SIGINT on itself."""
     reactor._exitSignal = None
+
+
+def is_abandoned(request: Request) -> bool:
+    """Whether nobody waits for ``request``'s answer any more: cheap, safe in any thread.
+
+    True once the request is finished, or once its HTTP/1.x connection is lost or its HTTP/2
+    stream reset (or its connection gone): twisted.web's ``Request.connectionLost`` then drops
+    the request's channel. For ``WorkerPool.submit(..., abandoned=...)``.
+    """
+    return getattr(request, "channel", None) is None or bool(request.finished)

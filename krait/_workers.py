@@ -101,6 +101,11 @@ class WorkerPool:
         self._delivery_scheduled = False
         self._shutdown_trigger: Any = None
 
+    @property
+    def reactor(self) -> Any:
+        """The reactor the results are delivered to."""
+        return self._reactor
+
     def start(self) -> None:
         """Accept work (idempotent) and stop the threads when the reactor shuts down."""
         if self._shutdown_trigger is not None:

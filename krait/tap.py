@@ -79,6 +79,19 @@ class Options(usage.Options):
             "Largest WebSocket message in bytes; larger ones close with 1009.",
         ],
         ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
+        ["page-queue", None, "1024", "Pages that may wait for a thread; more get 503."],
+        [
+            "page-queue-time",
+            None,
+            "30",
+            "Seconds a page may wait for a thread before it gets 503 unrun.",
+        ],
+        [
+            "page-timeout",
+            None,
+            "60",
+            "Seconds a page may run before its client gets 504 and it is stopped; 0: no limit.",
+        ],
         [
             "shutdown-timeout",
             None,
@@ -126,7 +139,9 @@ class Options(usage.Options):
             raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
-        self["shutdown-timeout"] = _seconds("shutdown-timeout", self["shutdown-timeout"])
+        for name in ("shutdown-timeout", "page-queue-time", "page-timeout"):
+            self[name] = _seconds(name, self[name])
+        self["page-queue"] = _positive_int("page-queue", self["page-queue"])
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
@@ -257,6 +272,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
     from krait._app import build_site
+    from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import certificate_options, with_krait_profile
     from krait._twisted_compat import raise_bind_errors_synchronously
@@ -285,6 +301,11 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
         ),
         shutdown_timeout=options["shutdown-timeout"],
+        page_limits=PageLimits(
+            max_queued=options["page-queue"],
+            max_queue_time=options["page-queue-time"],
+            page_timeout=options["page-timeout"],
+        ),
     )
     reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
     service = KraitService()

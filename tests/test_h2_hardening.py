@@ -284,7 +284,6 @@ def test_the_server_serves_on_after_the_floods(served: TlsServer) -> None:
         client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the abandoned-job wiring in the page path")
 def test_pages_of_reset_streams_are_not_run(served: TlsServer, runs_file: Path) -> None:
     """Each stream is reset right after its request: its page must not cost a thread."""
     client = RawH2(served)
