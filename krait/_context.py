@@ -4,8 +4,9 @@ The Krait API exposes per-request values as module attributes (``krait.request``
 ``krait.response``, ``krait.mvc.curr_ctrl``, ...). In krait they live in a context variable
 holding a :class:`RequestState`, so two requests running at once in two threads never see each
 other's values. The public modules read these through :func:`readable` (the defaults outside a
-request) and change them through :func:`current` (an error outside a request); only the page
-runner starts and ends a request with :func:`activate`. Each public module declares its
+request) and change them through :func:`current` (an error outside a request); the code that
+runs user code (the page runner, streamed bodies, the WebSocket adapters) makes a request's
+state active with :func:`activate`. Each public module declares its
 request-scoped names with one :class:`RequestScoped` line per name.
 """
 

@@ -56,12 +56,6 @@ SENDFILE_TRANSPORT_NAMES = (
 """What a transport must have for sendfile to write to its socket directly."""
 
 
-def generic_channel_protocol(channel: http.HTTPChannel) -> Any:
-    """Wrap an HTTP/1.1 channel in twisted.web's protocol that switches to HTTP/2 when ALPN
-    negotiates it (``http._GenericHTTPChannelProtocol``, what ``Site.protocol`` builds)."""
-    return http._GenericHTTPChannelProtocol(channel)
-
-
 def received_header_size(channel: http.HTTPChannel) -> int:
     """The bytes of request head an HTTP/1.1 channel has read (``_receivedHeaderSize``)."""
     size: int = channel._receivedHeaderSize

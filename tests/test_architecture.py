@@ -24,9 +24,13 @@ PURE_CORES = (
     "krait._access_log",
     "krait._caching",
     "krait._context",
+    "krait._cookie_attributes",
+    "krait._cookie_text",
     "krait._errors",
     "krait._forms",
+    "krait._framing",
     "krait._h2_limits",
+    "krait._jobs",
     "krait._mime",
     "krait._port_spec",
     "krait._pyml",
@@ -34,8 +38,11 @@ PURE_CORES = (
     "krait._request",
     "krait._responses",
     "krait._routing",
+    "krait._scripts",
+    "krait._site",
     "krait._spool",
     "krait._targets",
+    "krait._thread_policy",
     "krait._ws.handshake",
     "krait._ws.mailbox",
     "krait.config",
@@ -145,3 +152,13 @@ def test_no_import_cycle_inside_krait() -> None:
     """Package ``__init__`` modules count as what they are: ``from krait import _context``
     depends on ``krait._context``, ``import krait`` on the package itself."""
     assert cycles(import_graph()) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda path: str(path.relative_to(REPO))
+)
+def test_every_module_is_short_and_says_what_it_owns(path: Path) -> None:
+    """STYLE.md: one concern per module, rarely past 400 lines, a docstring on top."""
+    source = path.read_text()
+    assert len(source.splitlines()) <= 400, f"{path.name} has grown past 400 lines: split it"
+    assert ast.get_docstring(ast.parse(source)), f"{path.name} has no module docstring"

@@ -20,6 +20,7 @@ from twisted.web.server import Request, Site
 from twisted.web.test.requesthelper import DummyChannel
 
 from krait import _twisted_compat as compat
+from krait._h2 import ProtocolSwitch
 from krait._http import KraitChannel, KraitRequest
 
 
@@ -54,15 +55,6 @@ def test_tcp_connections_have_what_sendfile_needs() -> None:
             assert hasattr(transport, name), changed(
                 f"FileDescriptor.{name}", "SENDFILE_TRANSPORT_NAMES"
             )
-
-
-def test_generic_channel_protocol_wraps_the_http_1_1_channel() -> None:
-    assert hasattr(http, "_GenericHTTPChannelProtocol"), changed(
-        "http._GenericHTTPChannelProtocol", "generic_channel_protocol"
-    )
-    channel = KraitChannel()
-    protocol = compat.generic_channel_protocol(channel)
-    assert protocol._channel is channel
 
 
 def test_channel_internals_describe_the_request_head_being_read() -> None:
@@ -139,7 +131,7 @@ def test_overridden_private_hooks_still_exist_in_twisted(
 
 def test_http_channel_of_finds_the_channel_behind_the_protocol_switcher() -> None:
     channel = KraitChannel()
-    protocol = compat.generic_channel_protocol(channel)
+    protocol = ProtocolSwitch(channel)
     assert hasattr(protocol, "_channel"), changed(
         "_GenericHTTPChannelProtocol._channel", "http_channel_of"
     )

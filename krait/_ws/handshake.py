@@ -1,9 +1,9 @@
 """Pure WebSocket rules: the settings, and whether an upgrade request may be accepted.
 
-Nothing here touches Twisted or Autobahn. The bridge asks :func:`handshake_refusal` after the
-route target accepted an upgrade and answers with the refusal it returns, so an invalid
-handshake gets a plain HTTP error from krait (with ``Connection: close``) before Autobahn is
-involved.
+Nothing here touches Twisted or Autobahn. :mod:`krait._ws.upgrade` asks
+:func:`handshake_refusal` after the route target accepted an upgrade and answers with the
+refusal it returns, so an invalid handshake gets a plain HTTP error from krait (with
+``Connection: close``) before Autobahn is involved.
 """
 
 from __future__ import annotations
