@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -178,6 +179,24 @@ def serve(tmp_path: Path) -> Iterator[object]:
     for server in servers:
         if server.process.poll() is None:
             server.stop()
+
+
+def fetch_in_background(url: str, count: int = 1) -> tuple[list[threading.Thread], list[object]]:
+    """Start ``count`` GET requests to ``url`` in threads; each answer lands in the returned
+    list as ``(status, text)``, or as the exception the client raised."""
+    answers: list[object] = []
+
+    def fetch() -> None:
+        try:
+            response = requests.get(url, timeout=30)
+            answers.append((response.status_code, response.text))
+        except requests.RequestException as error:
+            answers.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
 
 
 def write_site(root: Path, files: dict[str, str | bytes]) -> Path:

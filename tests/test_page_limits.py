@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-from conftest import Server, write_site
+from conftest import Server, fetch_in_background, write_site
 
 SITE = {
     ".py/init.py": "",
@@ -34,18 +34,8 @@ def site(tmp_path: Path) -> Path:
 
 
 def in_background(url: str) -> tuple[threading.Thread, list[object]]:
-    answers: list[object] = []
-
-    def fetch() -> None:
-        try:
-            response = requests.get(url, timeout=20)
-            answers.append((response.status_code, response.text))
-        except requests.RequestException as error:
-            answers.append(error)
-
-    thread = threading.Thread(target=fetch)
-    thread.start()
-    return thread, answers
+    threads, answers = fetch_in_background(url)
+    return threads[0], answers
 
 
 def test_a_runaway_page_gets_504_its_line_logged_and_its_thread_back(

@@ -6,14 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, status_of, write_site
+from conftest import Server, fetch_in_background, status_of, write_site
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
@@ -24,24 +23,6 @@ SITE = {
     "slow.py": "import time\ntime.sleep(float(krait.request.query.get('s', '1')))\nreturn 'done'\n",
     "fast.py": "return 'fast'\n",
 }
-
-
-def fetch_all(url: str, count: int) -> tuple[list[threading.Thread], list[object]]:
-    """Start ``count`` requests to ``url`` in threads; their answers (or errors) land in the
-    returned list."""
-    answers: list[object] = []
-
-    def fetch() -> None:
-        try:
-            response = requests.get(url, timeout=20)
-            answers.append((response.status_code, response.text))
-        except requests.RequestException as error:
-            answers.append(error)
-
-    threads = [threading.Thread(target=fetch) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads, answers
 
 
 def wait_until_running(server: Server, count: int) -> None:
@@ -56,7 +37,7 @@ def test_requests_in_flight_are_answered_and_the_exit_status_is_zero(
     serve: Callable[..., Server], tmp_path: Path, twistd: bool, signum: signal.Signals
 ) -> None:
     server = serve(write_site(tmp_path / "site", SITE), twistd=twistd)
-    threads, answers = fetch_all(server.url + "/slow?s=1", 3)
+    threads, answers = fetch_in_background(server.url + "/slow?s=1", 3)
     wait_until_running(server, 3)
     server.process.send_signal(signum)
     for thread in threads:
@@ -101,7 +82,7 @@ def test_shutdown_timeout_cuts_off_a_page_that_runs_too_long(
     serve: Callable[..., Server], tmp_path: Path
 ) -> None:
     server = serve(write_site(tmp_path / "site", SITE), "--shutdown-timeout", "0.5")
-    threads, answers = fetch_all(server.url + "/slow?s=30", 1)
+    threads, answers = fetch_in_background(server.url + "/slow?s=30", 1)
     wait_until_running(server, 1)
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
