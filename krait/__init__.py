@@ -20,13 +20,20 @@ from krait import _context, config, cookie, mvc
 from krait._context import NoActiveRequestError, RequestScoped
 from krait._mime import content_type_for_ext
 from krait._request import Request
-from krait._responses import Response, ResponseBadRequest, ResponseNotFound, ResponseRedirect
+from krait._responses import (
+    Response,
+    ResponseBadRequest,
+    ResponseJson,
+    ResponseNotFound,
+    ResponseRedirect,
+)
 
 __all__ = [
     "NoActiveRequestError",
     "Request",
     "Response",
     "ResponseBadRequest",
+    "ResponseJson",
     "ResponseNotFound",
     "ResponseRedirect",
     "config",

@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.server import Request
 
-from krait._forms import MultipartError
+from krait._errors import ClientInputError
 from krait._tracebacks import user_traceback
 
 log = Logger(namespace="krait")
@@ -105,10 +105,10 @@ def send_error(request: Request, code: int, detail: str = "") -> None:
 def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     """Log what user code raised, set ``request`` up for its error answer, return the body.
 
-    A malformed multipart form is the client's fault (400, with the reason); anything else is
-    the site's (500, with the traceback only when ``debug``).
+    A malformed form or JSON body is the client's fault (400, with the reason); anything else
+    is the site's (500, with the traceback only when ``debug``).
     """
-    if failure.check(MultipartError):
+    if failure.check(ClientInputError):
         reason = str(failure.value)
         log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=reason)
         return write_error(request, 400, "", reason)

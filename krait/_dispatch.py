@@ -135,7 +135,17 @@ class KraitRoot(Resource):
         return path
 
 
-ALL_METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT")
+ALL_METHODS = (
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"PATCH",
+    b"OPTIONS",
+    b"TRACE",
+    b"CONNECT",
+)
 
 
 def origin_path(request: Request) -> bytes | None:
@@ -275,11 +285,13 @@ class RouteResource(Resource):
         self, request: Request, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
         cache_control = self._policy(key, dynamic=True).header.encode("ascii")
+        krait_request = krait_api_request(request, path)
+        krait_request.params = self.route.params(path)
         self.root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",
             self.root.renderer.run,
-            (job, krait_api_request(request, path), upgrade),
+            (job, krait_request, upgrade),
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )
         return NOT_DONE_YET

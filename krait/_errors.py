@@ -3,7 +3,8 @@
 The cores (routing, target resolution, site loading) raise these and know nothing of HTTP; one
 place in the Twisted layer maps them to statuses: ``NoRouteMatched`` and ``TargetNotFound`` to
 404, ``MethodNotAllowed`` to 405 with ``Allow`` (``UpgradeRequired`` to 426), ``BadRequestPath``
-to 400, and ``SiteConfigError`` to a start-up failure.
+to 400, ``ClientInputError`` (a malformed form or JSON body a script asked for) to 400 with
+its reason, and ``SiteConfigError`` to a start-up failure.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BadRequestPath",
+    "ClientInputError",
     "MethodNotAllowed",
     "NoRouteMatched",
     "SiteConfigError",
@@ -144,3 +146,8 @@ class ViewNotFound(Exception):  # noqa: N818 - named for the condition (STYLE.md
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ClientInputError(ValueError):
+    """What the client sent cannot be read as the script asked: a malformed multipart form,
+    a body that is not the JSON it should be. krait answers 400 with the message as reason."""

@@ -1,4 +1,4 @@
-"""Form bodies from plain values: query strings, Content-Type parameters, multipart/form-data.
+"""Form bodies from plain values: Content-Type parameters and multipart/form-data.
 
 Everything here works on ``str``, ``bytes`` and binary file objects, so it is tested without a
 server. The multipart parser streams: it reads the body in chunks and hands part contents to a
@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote
 
+from krait._errors import ClientInputError
 from krait._spool import DEFAULT_MEMORY_BUDGET, PartStore
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "boundary_from_content_type",
     "iter_multipart",
     "parse_content_type",
-    "parse_query",
 ]
 
 CHUNK_SIZE = 1 << 16
@@ -54,7 +54,7 @@ _BOUNDARY_CHARS = frozenset(
 )
 
 
-class MultipartError(ValueError):
+class MultipartError(ClientInputError):
     """A request body is not the multipart/form-data it claims to be.
 
     The message is a reason for a human, e.g. ``"multipart body ends before its closing
@@ -68,28 +68,6 @@ class NotMultipartError(MultipartError):
 
     ``Request.get_multipart_form()`` answers None for it, as the original did.
     """
-
-
-def parse_query(query: str) -> dict[str, str]:
-    """Parse a query string or an ``application/x-www-form-urlencoded`` body.
-
-    Each ``&``-separated field is split at its first ``=``, so values keep any further ``=``;
-    a field without ``=`` has the value ``""``. Keys and values are URL-decoded (``+`` is a
-    space; invalid UTF-8 becomes U+FFFD). Empty fields are skipped; the last repeated key wins.
-
-    Args:
-        query: the text after ``?`` in a URL, or a form body decoded as text.
-
-    Returns:
-        The fields as a dict.
-    """
-    fields: dict[str, str] = {}
-    for field in query.split("&"):
-        if not field:
-            continue
-        key, _, value = field.partition("=")
-        fields[unquote_plus(key, errors="replace")] = unquote_plus(value, errors="replace")
-    return fields
 
 
 def _split_outside_quotes(value: str, separator: str) -> list[str]:

@@ -22,6 +22,7 @@ from krait import _context
 from krait._errors import TargetNotFound, ViewNotFound
 from krait._mime import content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
+from krait._responses import JSON_CONTENT_TYPE, json_body
 from krait._scripts import MtimeCache, compile_script, make_function
 from krait._targets import TargetKind, kind_for, resolve_view
 
@@ -230,8 +231,14 @@ def _compile_template_file(content: bytes, path: str) -> CompiledTemplate:
 def _assemble(state: _context.RequestState, text: str) -> PageResult:
     response = state.response
     headers: list[Any] = []
+    body: Any
     if response is None:
         status, body = 200, text
+    elif isinstance(response, dict | list):
+        # A krait addition: a dict or list returned (or assigned) is sent as JSON.
+        status, body = 200, json_body(response)
+        if state.content_type is None:
+            state.content_type = JSON_CONTENT_TYPE
     elif not hasattr(response, "status_code"):
         # A script may return a plain body (str, bytes or an iterable) instead of a Response.
         status, body = 200, response

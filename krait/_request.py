@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 from krait._forms import (
@@ -18,8 +18,8 @@ from krait._forms import (
     Part,
     boundary_from_content_type,
     iter_multipart,
-    parse_query,
 )
+from krait._query import parse_json_body, parse_query, parse_query_all
 
 __all__ = ["Request"]
 
@@ -65,6 +65,8 @@ class Request:
             ``=``, URL-decoded, the last repeated key winning.
         http_version (str): the HTTP version the client sent.
         headers (dict[str, str]): the headers, by lower-cased name.
+        params (dict[str, str]): the route parameters (a krait addition): the named groups of
+            the route's ``regex``, or the ``{name}`` parts of its ``url``; empty otherwise.
     """
 
     class MultipartFormData(NamedTuple):
@@ -93,6 +95,7 @@ class Request:
         self._body: bytes | None = _as_bytes(body)
         self._body_file: IO[bytes] | None = None
         self._post_form: dict[str, str] | None = None
+        self.params: dict[str, str] = {}
         self._uploads: list[Part] | None = None
         self._multipart_form: list[Request.MultipartFormData] | None = None
 
@@ -161,6 +164,39 @@ class Request:
         if self._post_form is None:
             self._post_form = parse_query(self._read_body().decode("utf-8", errors="replace"))
         return dict(self._post_form)
+
+    def get_query_all(self) -> dict[str, list[str]]:
+        """Every value of each query field, in order (a krait addition).
+
+        :attr:`query` keeps only the last value of a repeated key, as the Krait API says;
+        ``?tag=a&tag=b`` gives ``{"tag": ["a", "b"]}`` here.
+
+        Returns:
+            Each key with the list of its values.
+        """
+        return parse_query_all(self.query_string)
+
+    def get_post_form_all(self) -> dict[str, list[str]]:
+        """Every value of each field of a urlencoded POST body (a krait addition): a group of
+        checkboxes named alike gives the list of the checked ones.
+
+        Returns:
+            Each key with the list of its values.
+        """
+        return parse_query_all(self._read_body().decode("utf-8", errors="replace"))
+
+    def get_json(self) -> Any:
+        """The request body decoded as JSON (a krait addition).
+
+        Returns:
+            The JSON value: a dict, list, str, number, bool or None.
+
+        Raises:
+            krait._query.JsonBodyError: the Content-Type is not JSON (``application/json`` or
+                ``*/*+json``), or the body is empty, not UTF-8 or not valid JSON; krait
+                answers 400 with the reason.
+        """
+        return parse_json_body(self.headers.get("content-type"), self._read_body())
 
     def get_multipart_form(self) -> list[Request.MultipartFormData] | None:
         """Extract an HTTP multipart form from the request body.

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+"""RFC 8259: JSON is UTF-8; the charset parameter is for the clients that still look for it."""
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON (non-ASCII text as is, not as ``\\u`` escapes).
+
+    Raises:
+        TypeError: ``value`` holds something JSON cannot represent (the page fails with 500).
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
 
 _NOT_FOUND_BODY = (
     "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
@@ -76,3 +90,18 @@ class ResponseRedirect(Response):
             headers = []
         headers.append(("Location", destination))
         super().__init__("HTTP/1.1", 302, headers, "")
+
+
+class ResponseJson(Response):
+    """A JSON response (a krait addition): ``value`` encoded as UTF-8 JSON, with
+    ``Content-Type: application/json; charset=utf-8``.
+
+    Args:
+        value: a dict, list, str, number, bool or None.
+        status_code: the HTTP status code, 200 by default.
+        headers: extra headers as ``(name, value)`` pairs.
+    """
+
+    def __init__(self, value: Any, status_code: int = 200, headers: Any = None) -> None:
+        pairs = [("Content-Type", JSON_CONTENT_TYPE), *(headers or [])]
+        super().__init__("HTTP/1.1", status_code, pairs, json_body(value))

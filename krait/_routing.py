@@ -26,7 +26,7 @@ __all__ = [
     "route_verb",
 ]
 
-_ANY_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE")
+_ANY_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "CONNECT", "OPTIONS", "TRACE")
 """The HTTP methods an ``ANY`` route accepts."""
 
 _ROUTE_HINT = "build routes with krait.config.Route(...)"
@@ -41,6 +41,8 @@ class CompiledRoute:
         verb: the routing verb, one of ``Route.route_verbs``.
         url: the exact path to match, or None.
         regex: the compiled pattern that must fully match the path, or None.
+        url_pattern: for a ``url`` with ``{name}`` parts (a krait addition), the pattern that
+            must fully match the path instead of the url itself; None otherwise.
         target: the file to serve relative to the site root; None serves the path itself.
         ctrl_class: the MVC controller factory, or None.
     """
@@ -51,6 +53,7 @@ class CompiledRoute:
     regex: re.Pattern[str] | None
     target: str | None
     ctrl_class: Any
+    url_pattern: re.Pattern[str] | None = None
 
     def matches_path(self, path: str) -> bool:
         """Tell whether this route's ``url``/``regex`` accept a decoded path.
@@ -64,9 +67,30 @@ class CompiledRoute:
         """
         if self.url is None and self.regex is None:
             return True
-        if self.url is not None and self.url == path:
+        if self.url_pattern is not None:
+            if self.url_pattern.fullmatch(path) is not None:
+                return True
+        elif self.url is not None and self.url == path:
             return True
         return self.regex is not None and self.regex.fullmatch(path) is not None
+
+    def params(self, path: str) -> dict[str, str]:
+        """The route parameters of a path this route matched: the ``{name}`` parts of its
+        ``url``, else the named groups of its ``regex`` that took part in the match.
+
+        Args:
+            path: the decoded request path.
+
+        Returns:
+            The parameters by name; empty when the route has none.
+        """
+        for pattern in (self.url_pattern, self.regex):
+            if pattern is None or not pattern.groupindex:
+                continue
+            match = pattern.fullmatch(path)
+            if match is not None:
+                return {k: v for k, v in match.groupdict().items() if v is not None}
+        return {}
 
     def accepts_verb(self, verb: str) -> bool:
         """Tell whether this route takes a request routed with ``verb`` (see :func:`route_verb`).
@@ -137,7 +161,48 @@ def _compile_route(index: int, route: object) -> CompiledRoute:
         regex=_compile_regex(where, route.regex),
         target=route.target,
         ctrl_class=route.ctrl_class,
+        url_pattern=url_template_pattern(where, route.url),
     )
+
+
+_TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
+
+
+def url_template_pattern(where: str, url: str | None) -> re.Pattern[str] | None:
+    """The pattern of a ``url`` with ``{name}`` parts, e.g. ``/users/{id}``; None for a plain
+    url, which must equal the path exactly.
+
+    Each ``{name}`` matches one path segment: one or more characters other than ``/``.
+
+    Raises:
+        SiteConfigError: a part is not a Python identifier, or a name is used twice.
+    """
+    if url is None or "{" not in url:
+        return None
+    pieces: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    for match in _TEMPLATE_PART.finditer(url):
+        name = match.group(1)
+        if not name.isidentifier() or name in seen:
+            problem = "is used twice" if name in seen else "is not a name"
+            raise SiteConfigError(
+                f"{where} has url {url!r}, whose part {{{name}}} {problem}",
+                hint="name each part once with letters, digits and _, e.g. url='/users/{id}'",
+            )
+        seen.add(name)
+        pieces.append(re.escape(url[position : match.start()]))
+        pieces.append(f"(?P<{name}>[^/]+)")
+        position = match.end()
+    rest = url[position:]
+    leftover = _TEMPLATE_PART.sub("", url)
+    if "{" in leftover or "}" in leftover:
+        raise SiteConfigError(
+            f"{where} has url {url!r} with an unmatched brace",
+            hint="write url parameters as {name}, e.g. url='/users/{id}/posts/{post}'",
+        )
+    pieces.append(re.escape(rest))
+    return re.compile("".join(pieces))
 
 
 def _check_verb(where: str, verb: object) -> None:

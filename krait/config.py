@@ -49,6 +49,7 @@ class Route:
         "POST",
         "PUT",
         "DELETE",
+        "PATCH",
         "CONNECT",
         "OPTIONS",
         "TRACE",

@@ -16,6 +16,7 @@ PUBLIC = {
         "Request",
         "Response",
         "ResponseBadRequest",
+        "ResponseJson",
         "ResponseNotFound",
         "ResponseRedirect",
         "config",

@@ -21,8 +21,8 @@ from krait._forms import (
     boundary_from_content_type,
     iter_multipart,
     parse_content_type,
-    parse_query,
 )
+from krait._query import parse_query
 
 
 class TrickleStream(io.BytesIO):

@@ -88,7 +88,7 @@ def test_valid_host_is_served(server: Server, host: bytes) -> None:
 def test_options_star_lists_the_methods_in_allow(server: Server) -> None:
     answer = exchange(server, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status_of(answer) == 204
-    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS" in answer
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS" in answer
 
 
 def test_absolute_form_scheme_is_case_insensitive(server: Server) -> None:

@@ -22,7 +22,7 @@ from krait._routing import (
 )
 from krait.config import Route
 
-ALL_METHODS = ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE")
+ALL_METHODS = ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
 
 
 class HomeCtrl:
@@ -81,7 +81,7 @@ def test_mutated_bad_verb_is_rejected_with_the_valid_verbs() -> None:
     message = caught.value.message
     assert "krait.config.routes[1]" in message
     assert "'GETT'" in message
-    assert "GET, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, ANY, WEBSOCKET" in message
+    assert "GET, POST, PUT, DELETE, PATCH, CONNECT, OPTIONS, TRACE, ANY, WEBSOCKET" in message
     assert "Route.route_verbs" in message
 
 
@@ -290,3 +290,47 @@ def test_websocket_upgrade_is_a_case_insensitive_token(upgrade: str, expected: b
 
 def test_no_upgrade_header_is_no_upgrade() -> None:
     assert is_websocket_upgrade({"connection": "upgrade"}) is False
+
+
+def test_url_parameters_match_one_segment_each_and_are_named() -> None:
+    (route,) = compile_routes([Route(url="/users/{id}/posts/{post}")])
+    assert route.matches_path("/users/42/posts/hello")
+    assert route.params("/users/42/posts/hello") == {"id": "42", "post": "hello"}
+    assert not route.matches_path("/users/42/posts/a/b")
+    assert not route.matches_path("/users//posts/x")
+
+
+def test_url_template_literals_are_not_regex() -> None:
+    (route,) = compile_routes([Route(url="/a.b/{x}")])
+    assert route.matches_path("/a.b/1")
+    assert not route.matches_path("/aXb/1")
+
+
+def test_named_regex_groups_are_parameters_and_plain_routes_have_none() -> None:
+    named, plain = compile_routes(
+        [Route(regex=r"/blog/(?P<year>[0-9]{4})/(?P<slug>[a-z-]+)"), Route(url="/about")]
+    )
+    assert named.params("/blog/2026/hello-world") == {"year": "2026", "slug": "hello-world"}
+    assert plain.params("/about") == {}
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("/users/{}", "is not a name"),
+        ("/users/{id}/{id}", "is used twice"),
+        ("/users/{id", "unmatched brace"),
+        ("/users/{id}}", "unmatched brace"),
+        ("/users/{a-b}", "is not a name"),
+    ],
+)
+def test_a_malformed_url_template_stops_the_start_with_the_fix(url: str, problem: str) -> None:
+    with pytest.raises(SiteConfigError, match=problem) as caught:
+        compile_routes([Route(url=url)])
+    assert "url='/users/{id}" in str(caught.value)
+
+
+def test_patch_is_a_route_verb() -> None:
+    (route,) = compile_routes([Route("PATCH", url="/item")])
+    assert match_route([route], "PATCH", "/item", False) is route
+    assert allowed_methods([route], "/item") == ("OPTIONS", "PATCH")
