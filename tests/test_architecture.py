@@ -28,6 +28,7 @@ PURE_CORES = (
     "krait._cookie_text",
     "krait._errors",
     "krait._forms",
+    "krait._forwarded",
     "krait._framing",
     "krait._h2_limits",
     "krait._jobs",
