@@ -150,3 +150,23 @@ def refusal_bytes(code: int, detail: str) -> bytes:
         + b"Connection: close\r\n\r\n"
         + body
     )
+
+
+_REFUSAL_REASONS = {
+    400: "the request is malformed",
+    413: "the request body is over %d bytes",
+    414: "the request line is over %d bytes",
+    431: "the request head is over %d bytes",
+    501: "krait decodes no transfer coding but chunked",
+}
+
+
+def refusal_reason(code: int, limit: int = 0) -> str:
+    """Why a request was refused at the connection level, naming the limit it broke."""
+    reason = _REFUSAL_REASONS[code]
+    return reason % limit if "%d" in reason else reason
+
+
+def refusal(code: int, limit: int = 0) -> bytes:
+    """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
+    return refusal_bytes(code, refusal_reason(code, limit))

@@ -1,8 +1,9 @@
-"""The twisted.web Site and Request krait serves with: framing, body limits and the access log.
+"""The twisted.web Site and Request krait serves with: body limits and the access log.
 
 Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
-with what happens at the connection level, before a resource is involved (malformed or
-oversized heads and bodies, refused in plain text by ``_answers``) and after (logging).
+with what happens at the connection level, before a resource is involved (oversized bodies,
+a bad Host, refused in plain text by ``_answers``) and after (logging). The HTTP/1.1
+channel, which reads request heads, is ``_channel``'s.
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
-from krait._answers import refusal_bytes, send_refusal
+from krait._answers import refusal, refusal_reason, send_refusal
+from krait._channel import KraitChannel
 from krait._drain import Drainer
-from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
-from krait._twisted_compat import (
-    channel_version,
-    has_request_line,
-    log_date_time,
-    received_header_size,
-)
+from krait._twisted_compat import log_date_time
 
 log = Logger(namespace="krait")
 
@@ -155,118 +151,6 @@ class KraitRequest(server.Request):
         if name in (b"Server", "Server"):
             return
         cast(Any, super()).setHeader(name, value)
-
-
-_REFUSAL_REASONS = {
-    400: "the request is malformed",
-    413: "the request body is over %d bytes",
-    414: "the request line is over %d bytes",
-    431: "the request head is over %d bytes",
-    501: "krait decodes no transfer coding but chunked",
-}
-
-
-def refusal_reason(code: int, limit: int = 0) -> str:
-    """Why a request was refused at the connection level, naming the limit it broke."""
-    reason = _REFUSAL_REASONS[code]
-    return reason % limit if "%d" in reason else reason
-
-
-def refusal(code: int, limit: int = 0) -> bytes:
-    """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
-    return refusal_bytes(code, refusal_reason(code, limit))
-
-
-# As twisted.web spells them once it has canonicalised the name.
-_CONTENT_LENGTH = b"Content-Length"
-_TRANSFER_ENCODING = b"Transfer-Encoding"
-
-
-class KraitChannel(http.HTTPChannel):
-    """An HTTP/1.1 channel that answers malformed and oversized request heads properly.
-
-    twisted.web answers them with a bare ``400`` (no body) or by closing the connection
-    silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
-    Large`` with a reason, then closes. The body's framing is decided by
-    :func:`krait._framing.body_length` once the whole head is in, and refused with ``400`` or
-    ``501 Not Implemented`` where a proxy in front might read it differently.
-    """
-
-    MAX_LENGTH = 8192
-    totalHeadersSize = 16384
-
-    def __init__(self) -> None:
-        cast(Any, super()).__init__()
-
-    def lineReceived(self, line: bytes) -> None:
-        if received_header_size(self) + len(line) > self.totalHeadersSize:
-            self._refuse(431, self.totalHeadersSize)
-            return
-        cast(Any, super()).lineReceived(line)
-
-    def _maybeChooseTransferDecoder(
-        self, header: bytes, data: bytes
-    ) -> bool:  # TRANSFER_DECODER_HOOK
-        # twisted.web frames the body line by line, so it cannot see a Transfer-Encoding split
-        # over two lines, and it ignores "identity" (smuggling the body in as the next request).
-        # krait frames it in allHeadersReceived, once every framing line is in.
-        if header in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
-            return True
-        return bool(cast(Any, super())._maybeChooseTransferDecoder(header, data))
-
-    def allHeadersReceived(self) -> None:
-        headers = self.requests[-1].requestHeaders
-        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
-        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
-            # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
-            self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
-            return
-        try:
-            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
-        except BadFraming as problem:
-            self._refuse(400, reason=str(problem))
-            return
-        except UnsupportedTransferCoding as problem:
-            self._refuse(501, reason=str(problem))
-            return
-        # twisted.web's own decoders read the body, given one normalised framing line.
-        choose = cast(Any, super())._maybeChooseTransferDecoder
-        if length is None:
-            choose(_TRANSFER_ENCODING, b"chunked")
-        elif length:
-            choose(_CONTENT_LENGTH, b"%d" % length)
-        cast(Any, super()).allHeadersReceived()
-
-    def checkPersistence(self, request: http.Request, version: bytes) -> bool:
-        drainer = getattr(cast(Any, self).site, "drainer", None)
-        if drainer is not None and drainer.draining:
-            # Shutting down: answer this request, then close (RFC 9112 §9.6).
-            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-            return False
-        return bool(cast(Any, super()).checkPersistence(request, version))
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        if not has_request_line(self) and not self.requests:
-            self._refuse(414, self.MAX_LENGTH)
-        else:
-            self._refuse(431, self.MAX_LENGTH)
-
-    def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
-        self._refuse(400)
-
-    def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
-        log.info(
-            "refused a request head with {code}{colon}{reason}",
-            code=code,
-            colon=": " if reason else "",
-            reason=reason,
-        )
-        transport: Any = self.transport
-        transport.write(refusal(code, limit))
-        cast(Any, self).loseConnection()
-        # A known length of 0 would have lineReceived go on to process the refused request.
-        self.length = None
-        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
 
 
 def _channel_protocol(factory: Any) -> Any:
