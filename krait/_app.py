@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from krait._deadlines import ClientLimits
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
@@ -27,6 +28,7 @@ def build_site(
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     page_limits: PageLimits | None = None,
     http2: bool = True,
+    client_limits: ClientLimits | None = None,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -51,5 +53,6 @@ def build_site(
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),
         http2=http2,
+        client_limits=client_limits,
     )
     return config, site

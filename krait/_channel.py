@@ -2,18 +2,21 @@
 
 The site (``krait._http``) builds one per connection; it becomes an HTTP/2 connection when
 ALPN negotiates it (``krait._h2``), or hands its transport to a WebSocket protocol
-(``krait._ws.upgrade``).
+(``krait._ws.upgrade``). Its clients are timed by :class:`krait._timed_channel.TimedChannel`.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web import http
 
-from krait._answers import refusal
+from krait._answers import refusal, refusal_bytes
+from krait._deadlines import ClientLimits
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
+from krait._timed_channel import TimedChannel
 from krait._twisted_compat import channel_version, has_request_line, received_header_size
 
 __all__ = ["KraitChannel"]
@@ -25,21 +28,32 @@ _CONTENT_LENGTH = b"Content-Length"
 _TRANSFER_ENCODING = b"Transfer-Encoding"
 
 
-class KraitChannel(http.HTTPChannel):
-    """An HTTP/1.1 channel that answers malformed and oversized request heads properly.
+class KraitChannel(TimedChannel):
+    """An HTTP/1.1 channel that answers malformed, oversized and slow request heads properly.
 
     twisted.web answers them with a bare ``400`` (no body) or by closing the connection
     silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
     Large`` with a reason, then closes. The body's framing is decided by
     :func:`krait._framing.body_length` once the whole head is in, and refused with ``400`` or
-    ``501 Not Implemented`` where a proxy in front might read it differently.
+    ``501 Not Implemented`` where a proxy in front might read it differently. A request sent
+    too slowly gets ``408 Request Timeout`` (:class:`krait._timed_channel.TimedChannel`).
+
+    Args:
+        limits: how slowly a client may send a request; None: no limit.
+        clock: the reactor's clock, for those limits.
     """
 
     MAX_LENGTH = 8192
     totalHeadersSize = 16384
 
-    def __init__(self) -> None:
-        cast(Any, super()).__init__()
+    def __init__(
+        self, limits: ClientLimits | None = None, clock: IReactorTime | None = None
+    ) -> None:
+        super().__init__(limits, clock)
+
+    def answer_too_slow(self, reason: str) -> None:
+        log.info("closed a slow connection with 408: {reason}", reason=reason)
+        self._close_with(refusal_bytes(408, reason))
 
     def lineReceived(self, line: bytes) -> None:
         if received_header_size(self) + len(line) > self.totalHeadersSize:
@@ -104,9 +118,13 @@ class KraitChannel(http.HTTPChannel):
             colon=": " if reason else "",
             reason=reason,
         )
+        self._close_with(refusal(code, limit))
+
+    def _close_with(self, answer: bytes) -> None:
+        """Send ``answer``, close, and read nothing more."""
         transport: Any = self.transport
-        transport.write(refusal(code, limit))
-        cast(Any, self).loseConnection()
+        transport.write(answer)
+        self.close_within_grace()
         # A known length of 0 would have lineReceived go on to process the refused request.
         self.length = None
-        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
+        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign,assignment]

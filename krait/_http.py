@@ -3,7 +3,7 @@
 Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
 with what happens at the connection level, before a resource is involved (oversized bodies,
 a bad Host, refused in plain text by ``_answers``) and after (logging). The HTTP/1.1
-channel, which reads request heads, is ``_channel``'s.
+channel, which reads and times request heads, is ``_channel``'s.
 """
 
 from __future__ import annotations
@@ -23,12 +23,16 @@ from twisted.web.resource import Resource
 from krait._access_log import combined_line
 from krait._answers import refusal, refusal_reason, send_refusal
 from krait._channel import KraitChannel
+from krait._deadlines import ClientLimits
 from krait._drain import Drainer
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
-from krait._twisted_compat import log_date_time
+from krait._timed_channel import BodyClock
+from krait._twisted_compat import log_date_time, reset_h2_stream
 
 log = Logger(namespace="krait")
+
+_H2_CANCEL = 0x8
 
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
@@ -63,13 +67,18 @@ def close_after(request: server.Request) -> None:
 
 
 class KraitRequest(server.Request):
-    """A request that refuses bodies over the site's limit as soon as it knows their size."""
+    """A request that refuses bodies over the site's limit as soon as it knows their size.
+
+    On an HTTP/2 stream it also times its body against ``--body-min-rate``, and resets the
+    stream when it falls behind (an HTTP/1.x channel times its bodies itself).
+    """
 
     _too_large = False
     _received = 0
     channel: Any
 
     _length_unknown = False
+    _body_clock: BodyClock | None = None
 
     def gotLength(self, length: int | None) -> None:
         self._length_unknown = length is None
@@ -78,10 +87,36 @@ class KraitRequest(server.Request):
             self._refuse_body(length, limit)
             return
         cast(Any, super()).gotLength(length)
+        if length != 0 and self.channel.transport is None:
+            self._time_stream_body()
+
+    def _time_stream_body(self) -> None:
+        site = self.channel.site
+        limits: ClientLimits | None = getattr(site, "client_limits", None)
+        if limits is not None and limits.times_bodies:
+            self._body_clock = BodyClock(site.reactor, limits, self._stream_too_slow)
+
+    def _stream_too_slow(self, reason: str) -> None:
+        log.info("reset an HTTP/2 stream: {reason}", reason=reason)
+        self._body_clock = None
+        # RFC 9113 §7: CANCEL, the stream is no longer needed. A 408 cannot go out on a stream
+        # whose body is still arriving (see _refuse_body).
+        reset_h2_stream(self.channel, _H2_CANCEL)
+
+    def _stop_body_clock(self) -> None:
+        if self._body_clock is not None:
+            self._body_clock.stop()
+            self._body_clock = None
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._stop_body_clock()
+        cast(Any, super()).connectionLost(reason)
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._too_large:
             return
+        if self._body_clock is not None:
+            self._body_clock.add(len(data))
         self._received += len(data)
         limit = self.channel.site.max_body_size
         if self._received > limit:
@@ -112,9 +147,10 @@ class KraitRequest(server.Request):
                 cast(Any, self.channel).abortConnection()
             return
         transport.write(refusal(413, limit))
-        transport.loseConnection()
+        self.channel.close_within_grace()
 
     def process(self) -> None:
+        self._stop_body_clock()
         if self._too_large:
             if self.channel.transport is None:
                 self._answer_too_large_stream()
@@ -153,9 +189,9 @@ class KraitRequest(server.Request):
         cast(Any, super()).setHeader(name, value)
 
 
-def _channel_protocol(factory: Any) -> Any:
+def _channel_protocol(factory: KraitSite) -> Any:
     """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    protocol = ProtocolSwitch(KraitChannel())
+    protocol = ProtocolSwitch(KraitChannel(factory.client_limits, factory.reactor))
     drainer = getattr(factory, "drainer", None)
     if drainer is not None:
         drainer.connection_made(protocol)
@@ -173,6 +209,7 @@ class KraitSite(server.Site):
         reactor: the reactor (for the log's flush timer).
         drainer: tracks requests and connections for a graceful shutdown, if any.
         http2: offer HTTP/2 by ALPN on TLS ports (``--no-http2`` turns it off).
+        client_limits: how slowly clients may send requests, how long idle ones stay.
     """
 
     requestFactory = KraitRequest
@@ -186,6 +223,7 @@ class KraitSite(server.Site):
         reactor: Any = None,
         drainer: Drainer | None = None,
         http2: bool = True,
+        client_limits: ClientLimits | None = None,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
@@ -194,6 +232,9 @@ class KraitSite(server.Site):
         self.max_body_size = max_body_size
         self.drainer = drainer
         self.http2 = http2
+        self.client_limits = client_limits or ClientLimits()
+        # twisted.web's idle timeout: between requests, and any silence within one.
+        self.timeOut = self.client_limits.keepalive_timeout or None
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
