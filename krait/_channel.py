@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any, cast
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import http
 
 from krait._answers import refusal, refusal_bytes
 from krait._deadlines import ClientLimits
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
+from krait._open_files import ConnectionSlot
 from krait._timed_channel import TimedChannel
 from krait._twisted_compat import channel_version, has_request_line, received_header_size
 
@@ -41,15 +44,33 @@ class KraitChannel(TimedChannel):
     Args:
         limits: how slowly a client may send a request; None: no limit.
         clock: the reactor's clock, for those limits.
+        slot: the connection's place among the site's ``--max-connections``, released when
+            it closes, or handed to the protocol that takes the connection over.
     """
 
     MAX_LENGTH = 8192
     totalHeadersSize = 16384
 
     def __init__(
-        self, limits: ClientLimits | None = None, clock: IReactorTime | None = None
+        self,
+        limits: ClientLimits | None = None,
+        clock: IReactorTime | None = None,
+        slot: ConnectionSlot | None = None,
     ) -> None:
         super().__init__(limits, clock)
+        self._slot = slot
+
+    def hand_over(self) -> ConnectionSlot | None:
+        """Give the connection up to another protocol (HTTP/2, a WebSocket): stop timing its
+        requests, and return its connection slot for the new protocol to release."""
+        self.stop_timing()
+        slot, self._slot = self._slot, None
+        return slot
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        if self._slot is not None:
+            self._slot.release()
 
     def answer_too_slow(self, reason: str) -> None:
         log.info("closed a slow connection with 408: {reason}", reason=reason)

@@ -40,6 +40,7 @@ from krait._h2_limits import (
     FrameLimitExceeded,
     FrameMeter,
 )
+from krait._open_files import ConnectionSlot
 
 __all__ = ["GOAWAY_FLUSH_DEADLINE", "KraitH2Connection", "ProtocolSwitch"]
 
@@ -73,6 +74,9 @@ class KraitH2Connection(H2Connection):
         cast(Any, super()).__init__(reactor)
         self._clock: Any = reactor
         self._lifecycle = _Lifecycle.OPEN
+        self.connection_slot: ConnectionSlot | None = None
+        """The connection's place among the site's --max-connections, from its HTTP/1.1
+        channel; given back once the connection ends."""
         self._meter = FrameMeter(MAX_FRAME_SIZE)
         self._header_timeout = header_timeout
         self._frame_timer: Any = None
@@ -147,6 +151,8 @@ class KraitH2Connection(H2Connection):
         # flood, the client's GOAWAY), while the transport still reads.
         cast(Any, super()).connectionLost(reason, _cancelTimeouts=_cancelTimeouts)
         self._end()
+        if self.connection_slot is not None:
+            self.connection_slot.release()
 
     def _refuse(self, error_code: int, problem: str) -> None:
         """End the connection with a GOAWAY naming the limit the client broke."""
@@ -221,7 +227,7 @@ class ProtocolSwitch(http._GenericHTTPChannelProtocol):
             getattr(self._factory, "reactor", None),
             header_timeout=limits.header_timeout if limits is not None else 0,
         )
-        channel.stop_timing()
+        connection.connection_slot = channel.hand_over()
         connection.requestFactory = self._requestFactory
         connection.site = self._site
         connection.factory = self._factory

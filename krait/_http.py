@@ -1,9 +1,10 @@
-"""The twisted.web Site and Request krait serves with: body limits and the access log.
+"""The twisted.web Site and Request krait serves with: body limits, connection limit, access log.
 
 Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
 with what happens at the connection level, before a resource is involved (oversized bodies,
-a bad Host, refused in plain text by ``_answers``) and after (logging). The HTTP/1.1
-channel, which reads and times request heads, is ``_channel``'s.
+a bad Host, connections over ``--max-connections``, refused in plain text by ``_answers``)
+and after (logging). The HTTP/1.1 channel, which reads and times request heads, is
+``_channel``'s.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from twisted.web.resource import Resource
 from krait._access_log import combined_line
 from krait._answers import refusal, refusal_reason, send_refusal
 from krait._channel import KraitChannel
+from krait._connection_refusal import ConnectionRefusal
 from krait._deadlines import ClientLimits
 from krait._drain import Drainer
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
+from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
 
@@ -190,8 +193,12 @@ class KraitRequest(server.Request):
 
 
 def _channel_protocol(factory: KraitSite) -> Any:
-    """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    protocol = ProtocolSwitch(KraitChannel(factory.client_limits, factory.reactor))
+    """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated; or
+    a 503 when the site has ``--max-connections`` open."""
+    slot = factory.connection_slots.take()
+    if slot is None:
+        return ConnectionRefusal(factory.connection_slots, factory.reactor)
+    protocol = ProtocolSwitch(KraitChannel(factory.client_limits, factory.reactor, slot))
     drainer = getattr(factory, "drainer", None)
     if drainer is not None:
         drainer.connection_made(protocol)
@@ -210,6 +217,8 @@ class KraitSite(server.Site):
         drainer: tracks requests and connections for a graceful shutdown, if any.
         http2: offer HTTP/2 by ALPN on TLS ports (``--no-http2`` turns it off).
         client_limits: how slowly clients may send requests, how long idle ones stay.
+        max_connections: the most connections open at once; more get 503. Default: what
+            fits in the open-file limit (:func:`krait._open_files.default_max_connections`).
     """
 
     requestFactory = KraitRequest
@@ -224,6 +233,7 @@ class KraitSite(server.Site):
         drainer: Drainer | None = None,
         http2: bool = True,
         client_limits: ClientLimits | None = None,
+        max_connections: int | None = None,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
@@ -235,6 +245,9 @@ class KraitSite(server.Site):
         self.client_limits = client_limits or ClientLimits()
         # twisted.web's idle timeout: between requests, and any silence within one.
         self.timeOut = self.client_limits.keepalive_timeout or None
+        if max_connections is None:
+            max_connections = default_max_connections(open_file_limit())
+        self.connection_slots = ConnectionSlots(max_connections)
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None

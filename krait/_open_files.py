@@ -8,7 +8,8 @@ its connections against ``--max-connections`` (nginx's ``worker_connections``), 
 inside the limit: a connection over it is still accepted, answered ``503`` and closed, which
 needs one descriptor for a moment, never more.
 
-Pure but for :func:`raise_open_file_limit`, the one system call; used on the reactor thread.
+Pure but for :func:`open_file_limit` and :func:`raise_open_file_limit`, which ask the system.
+The slots are used on the reactor thread only.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from dataclasses import dataclass
 __all__ = [
     "DESCRIPTORS_KEPT",
     "MAX_CONNECTIONS_CAP",
+    "MAX_LINGERING_REFUSALS",
     "ConnectionSlot",
     "ConnectionSlots",
     "OpenFileLimit",
     "connections_fit",
     "default_max_connections",
+    "open_file_limit",
     "raise_open_file_limit",
     "raised_soft_limit",
 ]
@@ -35,6 +38,9 @@ the reactor's own, a refused connection's moment."""
 MAX_CONNECTIONS_CAP = 10_000
 """The default ``--max-connections`` never goes past this, however high the open-file limit:
 one reactor thread serves them all."""
+
+MAX_LINGERING_REFUSALS = DESCRIPTORS_KEPT // 2
+"""Refused connections kept open at once for a moment, so that their clients read the 503."""
 
 _UNLIMITED_TARGET = 65_536
 """The soft limit asked for when the hard limit is unlimited (macOS, some BSDs)."""
@@ -77,6 +83,11 @@ class OpenFileLimit:
     error: str = ""
 
 
+def open_file_limit() -> int:
+    """The process's soft open-file limit, the one that counts."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def raise_open_file_limit() -> OpenFileLimit:
     """Raise the soft RLIMIT_NOFILE to the hard limit, as far as the system allows."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -102,6 +113,8 @@ class ConnectionSlots:
         self.open = 0
         self.refused_in_a_row = 0
         """Connections refused since the last one closed (1: the limit was just reached)."""
+        self.lingering = 0
+        """Refused connections still open, waiting for their client to read the 503."""
 
     def take(self) -> ConnectionSlot | None:
         """A slot for a new connection, or None when all are taken."""
@@ -110,6 +123,18 @@ class ConnectionSlots:
             return None
         self.open += 1
         return ConnectionSlot(self)
+
+    def linger(self) -> bool:
+        """Whether a refused connection may stay open a moment longer (then call
+        :meth:`stop_lingering` once it closes), or must be closed at once."""
+        if self.lingering >= MAX_LINGERING_REFUSALS:
+            return False
+        self.lingering += 1
+        return True
+
+    def stop_lingering(self) -> None:
+        """A refused connection that was allowed to :meth:`linger` closed."""
+        self.lingering -= 1
 
     def give_back(self) -> None:
         """One connection closed (for :meth:`ConnectionSlot.release`)."""

@@ -107,6 +107,12 @@ class Options(usage.Options):
             "Bytes/s that each add a second to a body's --body-timeout; slower gets 408. 0: none.",
         ],
         ["keepalive-timeout", None, "60", "Seconds an idle connection stays open. 0: forever."],
+        [
+            "max-connections",
+            None,
+            None,
+            "Connections open at once; more get 503 (default: what the open-file limit fits).",
+        ],
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -159,6 +165,8 @@ class Options(usage.Options):
             self[name] = _seconds(name, self[name])
         self["page-queue"] = _positive_int("page-queue", self["page-queue"])
         self["body-min-rate"] = _whole_number("body-min-rate", self["body-min-rate"])
+        if self["max-connections"] is not None:
+            self["max-connections"] = _positive_int("max-connections", self["max-connections"])
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
@@ -294,7 +302,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
-    from krait._app import build_site
+    from krait._app import build_site, fit_connections
     from krait._deadlines import ClientLimits
     from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
@@ -331,6 +339,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
             body_min_rate=options["body-min-rate"],
             keepalive_timeout=options["keepalive-timeout"],
         ),
+        max_connections=fit_connections(options["max-connections"]),
         page_limits=PageLimits(
             max_queued=options["page-queue"],
             max_queue_time=options["page-queue-time"],

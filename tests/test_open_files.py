@@ -6,6 +6,7 @@ import resource
 
 from krait._open_files import (
     MAX_CONNECTIONS_CAP,
+    MAX_LINGERING_REFUSALS,
     ConnectionSlots,
     connections_fit,
     default_max_connections,
@@ -64,3 +65,11 @@ def test_a_slot_is_released_once_however_often_asked() -> None:
     slot.release()
     slot.release()
     assert slots.open == 0
+
+
+def test_only_so_many_refused_connections_linger_at_once() -> None:
+    slots = ConnectionSlots(1)
+    assert all(slots.linger() for _ in range(MAX_LINGERING_REFUSALS))
+    assert not slots.linger()
+    slots.stop_lingering()
+    assert slots.linger()

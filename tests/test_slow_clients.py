@@ -7,6 +7,8 @@ slower.
 
 from __future__ import annotations
 
+import re
+import resource
 import select
 import socket
 import time
@@ -16,12 +18,14 @@ from pathlib import Path
 import h2.events
 import pytest
 import trustme
+import websocket
 from conftest import Server, raw_exchange, start_server, status_of, write_site
 from h2.errors import ErrorCodes
 from hyperframe.frame import HeadersFrame
 from test_h2_hardening import RawH2, tls_server
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
+from ws_site import echo_site
 
 from krait._deadlines import ClientLimits
 from krait.tap import Options, build_service
@@ -141,6 +145,104 @@ def test_server_serves_after_cutting_slow_clients(server: Server) -> None:
     assert status_of(answer) == 200
 
 
+def open_connections(port: int, count: int) -> list[socket.socket]:
+    return [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+
+
+def read_refusal(sock: socket.socket) -> bytes:
+    """What the server sent on ``sock`` so far and then closed with (b"" if nothing)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return b""
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return answer
+
+
+def test_connections_over_the_limit_get_503_and_the_server_recovers(
+    site: Path, tmp_path: Path
+) -> None:
+    server = start_server(site, tmp_path / "log", "--max-connections", "20")
+    try:
+        time.sleep(0.3)  # the start-up probe's connection has closed
+        sockets = open_connections(server.port, 30)
+        time.sleep(0.5)
+        answers = [read_refusal(sock) for sock in sockets]
+        refused = [answer for answer in answers if answer]
+        assert len(refused) == 10
+        for answer in refused:
+            assert status_of(answer) == 503
+            assert b"\r\nRetry-After: 1\r\n" in answer
+            assert b"\r\nConnection: close\r\n" in answer
+        for sock in sockets:
+            sock.close()
+        for _ in range(50):
+            answer = raw_exchange(
+                server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            if status_of(answer) == 200:
+                break
+            time.sleep(0.1)
+        assert status_of(answer) == 200
+        assert "20 connections are open (see --max-connections)" in server.stderr()
+    finally:
+        server.stop()
+
+
+def soft_open_file_limit(pid: int) -> tuple[int, int]:
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    found = re.search(r"Max open files\s+(\d+)\s+(\d+)", limits)
+    assert found is not None, limits
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one(
+    site: Path, tmp_path: Path
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard open-file limit leaves nothing to raise")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        server = start_server(site, tmp_path / "log")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        server_soft, server_hard = soft_open_file_limit(server.process.pid)
+        assert server_soft == server_hard > 256
+        assert f"open-file limit {server_soft}, raised from 256" in server.stderr()
+    finally:
+        server.stop()
+
+
+def test_websocket_connections_count_until_they_close(tmp_path: Path) -> None:
+    site = echo_site(tmp_path / "ws_site")
+    server = start_server(site, tmp_path / "log", "--max-connections", "2", "--no-access-log")
+    try:
+        time.sleep(0.3)  # the start-up probe's connection has closed
+        url = f"ws://127.0.0.1:{server.port}/echo?kind=async"
+        sockets = [websocket.create_connection(url, timeout=5) for _ in range(2)]
+        for ws in sockets:
+            ws.send("still here")
+            assert ws.recv() == "still here"
+        request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert status_of(raw_exchange(server.port, request)) == 503
+        sockets.pop().close()
+        for _ in range(50):
+            answer = raw_exchange(server.port, request)
+            if status_of(answer) != 503:
+                break
+            time.sleep(0.1)
+        assert status_of(answer) == 404  # served: the echo site has no index
+        sockets[0].close()
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def authority() -> trustme.CA:
     return trustme.CA()
@@ -176,15 +278,27 @@ def test_http2_frame_trickle_gets_a_goaway_within_the_deadline(
     assert time.monotonic() - started < 2.5
 
 
+def test_tls_connection_over_the_limit_is_closed_without_an_answer(
+    site: Path, tmp_path: Path, authority: trustme.CA
+) -> None:
+    with tls_server(tmp_path, authority, site, "--max-connections", "1") as served:
+        time.sleep(0.3)  # the start-up probe's connection has closed
+        held = RawH2(served)
+        with pytest.raises((AssertionError, OSError)):
+            RawH2(served)  # the TLS handshake meets a closed connection
+        held.close()
+
+
 def test_limit_options_reach_the_site(site: Path) -> None:
     options = Options()
-    options.parseOptions([*LIMITS, "--keepalive-timeout", "0", str(site)])
+    options.parseOptions([*LIMITS, "--keepalive-timeout", "0", "--max-connections", "7", str(site)])
     service = build_service(options, MemoryReactorClock())
     factory = next(iter(service)).factory  # type: ignore[attr-defined]
     assert factory.client_limits == ClientLimits(
         header_timeout=1, body_timeout=1, body_min_rate=1000, keepalive_timeout=0
     )
     assert factory.timeOut is None  # no idle timeout
+    assert factory.connection_slots.limit == 7
 
 
 @pytest.mark.parametrize(
@@ -192,6 +306,7 @@ def test_limit_options_reach_the_site(site: Path) -> None:
     [
         ["--body-min-rate", "-1"],
         ["--body-min-rate", "1.5"],
+        ["--max-connections", "0"],
         ["--header-timeout", "soon"],
         ["--keepalive-timeout", "-5"],
     ],

@@ -16,15 +16,19 @@ import pytest
 from h2.errors import ErrorCodes
 from hyperframe.frame import ContinuationFrame, HeadersFrame
 from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
+from zope.interface import directlyProvides
 
+from krait._connection_refusal import REFUSAL_LINGER, ConnectionRefusal
 from krait._deadlines import ClientLimits
 from krait._h2 import KraitH2Connection
-from krait._http import KraitRequest, KraitSite
+from krait._http import KraitChannel, KraitRequest, KraitSite
+from krait._open_files import ConnectionSlots
 from krait._timed_channel import CLOSE_GRACE, Phase
 
 LIMITS = ClientLimits(header_timeout=20, body_timeout=20, body_min_rate=500, keepalive_timeout=60)
@@ -53,8 +57,14 @@ class Wire(StringTransport):
         self.write_closed = True
 
 
-def make_site(clock: Clock) -> KraitSite:
-    return KraitSite(Home(), access_log=None, reactor=clock, client_limits=LIMITS)
+def make_site(clock: Clock, max_connections: int = 10) -> KraitSite:
+    return KraitSite(
+        Home(),
+        access_log=None,
+        reactor=clock,
+        client_limits=LIMITS,
+        max_connections=max_connections,
+    )
 
 
 def connect(site: KraitSite) -> tuple[Any, Wire]:
@@ -204,6 +214,60 @@ def test_zero_limits_time_nothing(clock: Clock) -> None:
     clock.advance(3600)
     assert wire.value() == b""
     assert not wire.disconnecting
+
+
+def test_connections_over_the_limit_get_503_with_retry_after(clock: Clock) -> None:
+    site = make_site(clock, max_connections=2)
+    first, _ = connect(site)
+    connect(site)
+    refused, wire = connect(site)
+    assert isinstance(refused, ConnectionRefusal)
+    assert statuses(wire) == [b"503"]
+    assert b"\r\nRetry-After: 1\r\n" in wire.value()
+    assert b"\r\nConnection: close\r\n" in wire.value()
+    assert wire.write_closed  # the client may still send; it reads the 503 first
+    clock.advance(REFUSAL_LINGER)
+    assert wire.aborted
+    refused.connectionLost(Failure(Exception("aborted")))
+    first.connectionLost(Failure(Exception("closed")))
+    assert site.connection_slots.open == 1
+    assert not isinstance(connect(site)[0], ConnectionRefusal)
+
+
+def test_tls_connection_over_the_limit_is_closed_without_an_answer(clock: Clock) -> None:
+    site = make_site(clock, max_connections=1)
+    connect(site)
+    refused: Any = site.buildProtocol(ADDRESS)
+    wire = Wire()
+    directlyProvides(wire, ISSLTransport)
+    refused.makeConnection(wire)
+    assert wire.value() == b""
+    assert wire.aborted
+
+
+def test_handing_the_connection_over_stops_the_timers_and_passes_the_slot() -> None:
+    clock = Clock()
+    slots = ConnectionSlots(5)
+    channel = KraitChannel(LIMITS, clock, slots.take())
+    channel.makeConnection(Wire())
+    slot = channel.hand_over()
+    assert slot is not None
+    clock.advance(60)
+    assert channel.transport is not None
+    assert channel.transport.value() == b""
+    channel.connectionLost(Failure(Exception("taken over")))
+    assert slots.open == 1  # the new protocol holds it
+    slot.release()
+    assert slots.open == 0
+
+
+def test_http2_connection_gives_its_slot_back_when_lost() -> None:
+    slots = ConnectionSlots(5)
+    connection = KraitH2Connection(Clock())
+    connection.connection_slot = slots.take()
+    connection.makeConnection(StringTransport())
+    connection.connectionLost(Failure(Exception("closed")))
+    assert slots.open == 0
 
 
 def h2_peer(
