@@ -17,6 +17,7 @@ statuses in :func:`write_failure` and nowhere else.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from enum import Enum
 from http import HTTPStatus
 
@@ -135,9 +136,16 @@ def send_refusal(request: Request, code: int, detail: str) -> None:
     request.finish()
 
 
-def refusal_bytes(code: int, detail: str) -> bytes:
-    """A complete HTTP/1.1 answer refusing a request head, in plain text, closing the connection."""
+def refusal_bytes(code: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
+    """A complete HTTP/1.1 answer refusing a request head, in plain text, closing the connection.
+
+    Args:
+        code: the status.
+        detail: the reason, in the body.
+        headers: more header fields (``Retry-After``, say).
+    """
     body = error_body(code, detail, BodyForm.TEXT)
+    extra = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
     return (
         b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
         % (
@@ -147,6 +155,27 @@ def refusal_bytes(code: int, detail: str) -> bytes:
             BodyForm.TEXT.value.encode("ascii"),
             len(body),
         )
+        + extra
         + b"Connection: close\r\n\r\n"
         + body
     )
+
+
+_REFUSAL_REASONS = {
+    400: "the request is malformed",
+    413: "the request body is over %d bytes",
+    414: "the request line is over %d bytes",
+    431: "the request head is over %d bytes",
+    501: "krait decodes no transfer coding but chunked",
+}
+
+
+def refusal_reason(code: int, limit: int = 0) -> str:
+    """Why a request was refused at the connection level, naming the limit it broke."""
+    reason = _REFUSAL_REASONS[code]
+    return reason % limit if "%d" in reason else reason
+
+
+def refusal(code: int, limit: int = 0) -> bytes:
+    """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
+    return refusal_bytes(code, refusal_reason(code, limit))

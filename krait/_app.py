@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.logger import Logger
+
+from krait._deadlines import ClientLimits
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
+from krait._open_files import (
+    connections_fit,
+    default_max_connections,
+    raise_open_file_limit,
+)
 from krait._page_guard import PageLimits
 from krait._site import SiteConfig, load_site
 from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
+
+log = Logger(namespace="krait")
 
 
 def build_site(
@@ -27,6 +37,8 @@ def build_site(
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     page_limits: PageLimits | None = None,
     http2: bool = True,
+    client_limits: ClientLimits | None = None,
+    max_connections: int | None = None,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -51,5 +63,43 @@ def build_site(
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),
         http2=http2,
+        client_limits=client_limits,
+        max_connections=max_connections,
     )
     return config, site
+
+
+def fit_connections(max_connections: int | None) -> int:
+    """Raise the open-file limit as far as allowed, and size ``--max-connections`` in it.
+
+    Logs the limit once; warns when the connections asked for do not fit in it.
+
+    Returns:
+        ``max_connections``, or the default for the raised limit when None.
+    """
+    limit = raise_open_file_limit()
+    if limit.error:
+        log.warn(
+            "cannot raise the open-file limit from {soft} to {hard}: {error}",
+            soft=limit.soft,
+            hard=limit.hard,
+            error=limit.error,
+        )
+    chosen = default_max_connections(limit.soft) if max_connections is None else max_connections
+    log.info(
+        "open-file limit {soft}{raised} (hard limit {hard}): up to {count} connections "
+        "(--max-connections)",
+        soft=limit.soft,
+        raised=f", raised from {limit.before}" if limit.soft != limit.before else "",
+        hard=limit.hard,
+        count=chosen,
+    )
+    if not connections_fit(chosen, limit.soft):
+        log.warn(
+            "--max-connections {count} does not fit in the open-file limit of {soft}: each "
+            "connection takes a file descriptor, and another while it is sent a file; raise the "
+            "limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower --max-connections",
+            count=chosen,
+            soft=limit.soft,
+        )
+    return chosen

@@ -40,6 +40,7 @@ from krait._h2_limits import (
     FrameLimitExceeded,
     FrameMeter,
 )
+from krait._open_files import ConnectionSlot
 
 __all__ = ["GOAWAY_FLUSH_DEADLINE", "KraitH2Connection", "ProtocolSwitch"]
 
@@ -60,9 +61,12 @@ class KraitH2Connection(H2Connection):
 
     Args:
         reactor: the reactor (its clock) for the abort deadline and Twisted's send loop.
+        header_timeout: seconds a frame, and a header block, may take to arrive whole once
+            begun (``--header-timeout``); 0: no limit. A slowloris client trickling a frame
+            gets a GOAWAY; a connection that only idles is the idle timeout's.
     """
 
-    def __init__(self, reactor: IReactorTime | None = None) -> None:
+    def __init__(self, reactor: IReactorTime | None = None, header_timeout: float = 0) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -70,7 +74,13 @@ class KraitH2Connection(H2Connection):
         cast(Any, super()).__init__(reactor)
         self._clock: Any = reactor
         self._lifecycle = _Lifecycle.OPEN
+        self.connection_slot: ConnectionSlot | None = None
+        """The connection's place among the site's --max-connections, from its HTTP/1.1
+        channel; given back once the connection ends."""
         self._meter = FrameMeter(MAX_FRAME_SIZE)
+        self._header_timeout = header_timeout
+        self._frame_timer: Any = None
+        self._block_timer: Any = None
         # Sent with the first SETTINGS frame, when the connection is made.
         self.conn.local_settings = Settings(
             client=False,
@@ -88,17 +98,45 @@ class KraitH2Connection(H2Connection):
     def dataReceived(self, data: bytes) -> None:
         if self._lifecycle is _Lifecycle.ENDED:
             return
+        frames_before = self._meter.frames_started
         try:
             self._meter.feed(data)
         except FrameLimitExceeded as exceeded:
             self._refuse(exceeded.error_code, str(exceeded))
             return
+        if self._header_timeout:
+            self._watch_frames(frames_before)
         try:
             cast(Any, super()).dataReceived(data)
         except TooManyStreamsError as error:
             # PRIORITY frames for over 1000 streams never opened: Twisted's priority tree
             # refuses them, and the exception would otherwise reach the reactor.
             self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, f"PRIORITY frames: {error}")
+
+    def _watch_frames(self, frames_before: int) -> None:
+        """Time the frame being received from its start, and the header block being received."""
+        meter = self._meter
+        if not meter.frame_open or meter.frames_started != frames_before:
+            _cancel(self._frame_timer)
+            self._frame_timer = None
+        if meter.frame_open and self._frame_timer is None:
+            self._frame_timer = self._clock.callLater(
+                self._header_timeout, self._too_slow, "a frame"
+            )
+        if not meter.header_block_open:
+            _cancel(self._block_timer)
+            self._block_timer = None
+        elif self._block_timer is None:
+            self._block_timer = self._clock.callLater(
+                self._header_timeout, self._too_slow, "a header block"
+            )
+
+    def _too_slow(self, what: str) -> None:
+        self._frame_timer = self._block_timer = None
+        self._refuse(
+            ErrorCodes.ENHANCE_YOUR_CALM,
+            f"{what} took over {self._header_timeout:g} s to arrive (see --header-timeout)",
+        )
 
     def timeoutConnection(self) -> None:
         cast(Any, super()).timeoutConnection()
@@ -113,6 +151,8 @@ class KraitH2Connection(H2Connection):
         # flood, the client's GOAWAY), while the transport still reads.
         cast(Any, super()).connectionLost(reason, _cancelTimeouts=_cancelTimeouts)
         self._end()
+        if self.connection_slot is not None:
+            self.connection_slot.release()
 
     def _refuse(self, error_code: int, problem: str) -> None:
         """End the connection with a GOAWAY naming the limit the client broke."""
@@ -131,6 +171,9 @@ class KraitH2Connection(H2Connection):
         if self._lifecycle is _Lifecycle.ENDED:
             return
         self._lifecycle = _Lifecycle.ENDED
+        _cancel(self._frame_timer)
+        _cancel(self._block_timer)
+        self._frame_timer = self._block_timer = None
         transport: Any = self.transport
         network = _socket_transport(transport)
         if getattr(network, "disconnected", False):
@@ -140,6 +183,12 @@ class KraitH2Connection(H2Connection):
         transport.loseConnection()
         network.loseConnection()
         self._clock.callLater(GOAWAY_FLUSH_DEADLINE, _abort, network)
+
+
+def _cancel(timer: Any) -> None:
+    """Cancel ``timer`` if it is still pending."""
+    if timer is not None and timer.active():
+        timer.cancel()
 
 
 def _abort(transport: Any) -> None:
@@ -173,7 +222,12 @@ class ProtocolSwitch(http._GenericHTTPChannelProtocol):
         network_producer = channel._networkProducer
         network_producer.unregisterProducer()
         channel.setTimeout(None)
-        connection: Any = KraitH2Connection(getattr(self._factory, "reactor", None))
+        limits = getattr(self._factory, "client_limits", None)
+        connection: Any = KraitH2Connection(
+            getattr(self._factory, "reactor", None),
+            header_timeout=limits.header_timeout if limits is not None else 0,
+        )
+        connection.connection_slot = channel.hand_over()
         connection.requestFactory = self._requestFactory
         connection.site = self._site
         connection.factory = self._factory

@@ -99,6 +99,9 @@ class FrameMeter:
         self._header = bytearray()
         self._payload_left = 0
         self._header_block = 0
+        self._in_header_block = False
+        self.frames_started = 0
+        """Frames of which a first byte arrived, since the connection began."""
 
     def feed(self, data: bytes) -> None:
         """Account for ``data``, the next bytes from the client.
@@ -116,6 +119,8 @@ class FrameMeter:
                 self._payload_left -= step
                 position += step
                 continue
+            if not self._header:
+                self.frames_started += 1
             wanted = _FRAME_HEADER_SIZE - len(self._header)
             self._header += data[position : position + wanted]
             position += wanted
@@ -123,6 +128,17 @@ class FrameMeter:
                 return
             self._frame_header(bytes(self._header))
             self._header.clear()
+
+    @property
+    def frame_open(self) -> bool:
+        """Whether part of a frame (or of the connection preface) arrived, but not all of it."""
+        preface_open = 0 < self._preface_left < _PREFACE_SIZE
+        return preface_open or bool(self._header) or self._payload_left > 0
+
+    @property
+    def header_block_open(self) -> bool:
+        """Whether a header block began (HEADERS without END_HEADERS) and has not ended."""
+        return self._in_header_block
 
     def _frame_header(self, header: bytes) -> None:
         length = int.from_bytes(header[:3], "big")
@@ -133,6 +149,7 @@ class FrameMeter:
             self._header_block += length
             if self._header_block > self.max_header_block_size:
                 raise HeaderBlockTooLarge(self._header_block, self.max_header_block_size)
+            self._in_header_block = not flags & _END_HEADERS
             if flags & _END_HEADERS:
                 self._header_block = 0
         self._payload_left = length

@@ -1,8 +1,10 @@
-"""The twisted.web Site and Request krait serves with: framing, body limits and the access log.
+"""The twisted.web Site and Request krait serves with: body limits, connection limit, access log.
 
 Routing lives in ``_dispatch`` and page writing in ``_page_writer``; this module only deals
-with what happens at the connection level, before a resource is involved (malformed or
-oversized heads and bodies, refused in plain text by ``_answers``) and after (logging).
+with what happens at the connection level, before a resource is involved (oversized bodies,
+a bad Host, connections over ``--max-connections``, refused in plain text by ``_answers``)
+and after (logging). The HTTP/1.1 channel, which reads and times request heads, is
+``_channel``'s.
 """
 
 from __future__ import annotations
@@ -20,19 +22,20 @@ from twisted.web import http, server
 from twisted.web.resource import Resource
 
 from krait._access_log import combined_line
-from krait._answers import refusal_bytes, send_refusal
+from krait._answers import refusal, refusal_reason, send_refusal
+from krait._channel import KraitChannel
+from krait._connection_refusal import ConnectionRefusal
+from krait._deadlines import ClientLimits
 from krait._drain import Drainer
-from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
-from krait._twisted_compat import (
-    channel_version,
-    has_request_line,
-    log_date_time,
-    received_header_size,
-)
+from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
+from krait._timed_channel import BodyClock
+from krait._twisted_compat import log_date_time, reset_h2_stream
 
 log = Logger(namespace="krait")
+
+_H2_CANCEL = 0x8
 
 DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
@@ -67,13 +70,18 @@ def close_after(request: server.Request) -> None:
 
 
 class KraitRequest(server.Request):
-    """A request that refuses bodies over the site's limit as soon as it knows their size."""
+    """A request that refuses bodies over the site's limit as soon as it knows their size.
+
+    On an HTTP/2 stream it also times its body against ``--body-min-rate``, and resets the
+    stream when it falls behind (an HTTP/1.x channel times its bodies itself).
+    """
 
     _too_large = False
     _received = 0
     channel: Any
 
     _length_unknown = False
+    _body_clock: BodyClock | None = None
 
     def gotLength(self, length: int | None) -> None:
         self._length_unknown = length is None
@@ -82,10 +90,36 @@ class KraitRequest(server.Request):
             self._refuse_body(length, limit)
             return
         cast(Any, super()).gotLength(length)
+        if length != 0 and self.channel.transport is None:
+            self._time_stream_body()
+
+    def _time_stream_body(self) -> None:
+        site = self.channel.site
+        limits: ClientLimits | None = getattr(site, "client_limits", None)
+        if limits is not None and limits.times_bodies:
+            self._body_clock = BodyClock(site.reactor, limits, self._stream_too_slow)
+
+    def _stream_too_slow(self, reason: str) -> None:
+        log.info("reset an HTTP/2 stream: {reason}", reason=reason)
+        self._body_clock = None
+        # RFC 9113 §7: CANCEL, the stream is no longer needed. A 408 cannot go out on a stream
+        # whose body is still arriving (see _refuse_body).
+        reset_h2_stream(self.channel, _H2_CANCEL)
+
+    def _stop_body_clock(self) -> None:
+        if self._body_clock is not None:
+            self._body_clock.stop()
+            self._body_clock = None
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._stop_body_clock()
+        cast(Any, super()).connectionLost(reason)
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._too_large:
             return
+        if self._body_clock is not None:
+            self._body_clock.add(len(data))
         self._received += len(data)
         limit = self.channel.site.max_body_size
         if self._received > limit:
@@ -116,9 +150,10 @@ class KraitRequest(server.Request):
                 cast(Any, self.channel).abortConnection()
             return
         transport.write(refusal(413, limit))
-        transport.loseConnection()
+        self.channel.close_within_grace()
 
     def process(self) -> None:
+        self._stop_body_clock()
         if self._too_large:
             if self.channel.transport is None:
                 self._answer_too_large_stream()
@@ -157,121 +192,13 @@ class KraitRequest(server.Request):
         cast(Any, super()).setHeader(name, value)
 
 
-_REFUSAL_REASONS = {
-    400: "the request is malformed",
-    413: "the request body is over %d bytes",
-    414: "the request line is over %d bytes",
-    431: "the request head is over %d bytes",
-    501: "krait decodes no transfer coding but chunked",
-}
-
-
-def refusal_reason(code: int, limit: int = 0) -> str:
-    """Why a request was refused at the connection level, naming the limit it broke."""
-    reason = _REFUSAL_REASONS[code]
-    return reason % limit if "%d" in reason else reason
-
-
-def refusal(code: int, limit: int = 0) -> bytes:
-    """A complete HTTP/1.1 answer for a request refused at the connection level, with a reason."""
-    return refusal_bytes(code, refusal_reason(code, limit))
-
-
-# As twisted.web spells them once it has canonicalised the name.
-_CONTENT_LENGTH = b"Content-Length"
-_TRANSFER_ENCODING = b"Transfer-Encoding"
-
-
-class KraitChannel(http.HTTPChannel):
-    """An HTTP/1.1 channel that answers malformed and oversized request heads properly.
-
-    twisted.web answers them with a bare ``400`` (no body) or by closing the connection
-    silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
-    Large`` with a reason, then closes. The body's framing is decided by
-    :func:`krait._framing.body_length` once the whole head is in, and refused with ``400`` or
-    ``501 Not Implemented`` where a proxy in front might read it differently.
-    """
-
-    MAX_LENGTH = 8192
-    totalHeadersSize = 16384
-
-    def __init__(self) -> None:
-        cast(Any, super()).__init__()
-
-    def lineReceived(self, line: bytes) -> None:
-        if received_header_size(self) + len(line) > self.totalHeadersSize:
-            self._refuse(431, self.totalHeadersSize)
-            return
-        cast(Any, super()).lineReceived(line)
-
-    def _maybeChooseTransferDecoder(
-        self, header: bytes, data: bytes
-    ) -> bool:  # TRANSFER_DECODER_HOOK
-        # twisted.web frames the body line by line, so it cannot see a Transfer-Encoding split
-        # over two lines, and it ignores "identity" (smuggling the body in as the next request).
-        # krait frames it in allHeadersReceived, once every framing line is in.
-        if header in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
-            return True
-        return bool(cast(Any, super())._maybeChooseTransferDecoder(header, data))
-
-    def allHeadersReceived(self) -> None:
-        headers = self.requests[-1].requestHeaders
-        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
-        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
-            # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
-            self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
-            return
-        try:
-            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
-        except BadFraming as problem:
-            self._refuse(400, reason=str(problem))
-            return
-        except UnsupportedTransferCoding as problem:
-            self._refuse(501, reason=str(problem))
-            return
-        # twisted.web's own decoders read the body, given one normalised framing line.
-        choose = cast(Any, super())._maybeChooseTransferDecoder
-        if length is None:
-            choose(_TRANSFER_ENCODING, b"chunked")
-        elif length:
-            choose(_CONTENT_LENGTH, b"%d" % length)
-        cast(Any, super()).allHeadersReceived()
-
-    def checkPersistence(self, request: http.Request, version: bytes) -> bool:
-        drainer = getattr(cast(Any, self).site, "drainer", None)
-        if drainer is not None and drainer.draining:
-            # Shutting down: answer this request, then close (RFC 9112 §9.6).
-            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-            return False
-        return bool(cast(Any, super()).checkPersistence(request, version))
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        if not has_request_line(self) and not self.requests:
-            self._refuse(414, self.MAX_LENGTH)
-        else:
-            self._refuse(431, self.MAX_LENGTH)
-
-    def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
-        self._refuse(400)
-
-    def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
-        log.info(
-            "refused a request head with {code}{colon}{reason}",
-            code=code,
-            colon=": " if reason else "",
-            reason=reason,
-        )
-        transport: Any = self.transport
-        transport.write(refusal(code, limit))
-        cast(Any, self).loseConnection()
-        # A known length of 0 would have lineReceived go on to process the refused request.
-        self.length = None
-        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
-
-
-def _channel_protocol(factory: Any) -> Any:
-    """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated."""
-    protocol = ProtocolSwitch(KraitChannel())
+def _channel_protocol(factory: KraitSite) -> Any:
+    """The site's protocol: krait's HTTP/1.1 channel, switching to HTTP/2 when negotiated; or
+    a 503 when the site has ``--max-connections`` open."""
+    slot = factory.connection_slots.take()
+    if slot is None:
+        return ConnectionRefusal(factory.connection_slots, factory.reactor)
+    protocol = ProtocolSwitch(KraitChannel(factory.client_limits, factory.reactor, slot))
     drainer = getattr(factory, "drainer", None)
     if drainer is not None:
         drainer.connection_made(protocol)
@@ -289,6 +216,9 @@ class KraitSite(server.Site):
         reactor: the reactor (for the log's flush timer).
         drainer: tracks requests and connections for a graceful shutdown, if any.
         http2: offer HTTP/2 by ALPN on TLS ports (``--no-http2`` turns it off).
+        client_limits: how slowly clients may send requests, how long idle ones stay.
+        max_connections: the most connections open at once; more get 503. Default: what
+            fits in the open-file limit (:func:`krait._open_files.default_max_connections`).
     """
 
     requestFactory = KraitRequest
@@ -302,6 +232,8 @@ class KraitSite(server.Site):
         reactor: Any = None,
         drainer: Drainer | None = None,
         http2: bool = True,
+        client_limits: ClientLimits | None = None,
+        max_connections: int | None = None,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
@@ -310,6 +242,12 @@ class KraitSite(server.Site):
         self.max_body_size = max_body_size
         self.drainer = drainer
         self.http2 = http2
+        self.client_limits = client_limits or ClientLimits()
+        # twisted.web's idle timeout: between requests, and any silence within one.
+        self.timeOut = self.client_limits.keepalive_timeout or None
+        if max_connections is None:
+            max_connections = default_max_connections(open_file_limit())
+        self.connection_slots = ConnectionSlots(max_connections)
         self._access_log_target = access_log
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None

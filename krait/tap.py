@@ -98,6 +98,21 @@ class Options(usage.Options):
             "30",
             "Seconds requests in flight get to finish on SIGTERM/SIGINT before they are cut off.",
         ],
+        ["header-timeout", None, "20", "Seconds a request head may take; then 408. 0: none."],
+        ["body-timeout", None, "20", "Seconds a request body gets before --body-min-rate counts."],
+        [
+            "body-min-rate",
+            None,
+            "500",
+            "Bytes/s that each add a second to a body's --body-timeout; slower gets 408. 0: none.",
+        ],
+        ["keepalive-timeout", None, "60", "Seconds an idle connection stays open. 0: forever."],
+        [
+            "max-connections",
+            None,
+            None,
+            "Connections open at once; more get 503 (default: what the open-file limit fits).",
+        ],
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -139,9 +154,19 @@ class Options(usage.Options):
             raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
-        for name in ("shutdown-timeout", "page-queue-time", "page-timeout"):
+        for name in (
+            "shutdown-timeout",
+            "page-queue-time",
+            "page-timeout",
+            "header-timeout",
+            "body-timeout",
+            "keepalive-timeout",
+        ):
             self[name] = _seconds(name, self[name])
         self["page-queue"] = _positive_int("page-queue", self["page-queue"])
+        self["body-min-rate"] = _whole_number("body-min-rate", self["body-min-rate"])
+        if self["max-connections"] is not None:
+            self["max-connections"] = _positive_int("max-connections", self["max-connections"])
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
@@ -207,14 +232,20 @@ def _seconds(name: str, value: Any) -> float:
     return seconds
 
 
-def _positive_int(name: str, value: Any) -> int:
+def _whole_number(name: str, value: Any, least: int = 0) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise usage.UsageError(f"--{name} takes a whole number, not {value!r}") from None
-    if number <= 0:
-        raise usage.UsageError(f"--{name} must be positive, not {number}")
+    if number < least:
+        if least:
+            raise usage.UsageError(f"--{name} must be positive, not {number}")
+        raise usage.UsageError(f"--{name} cannot be negative")
     return number
+
+
+def _positive_int(name: str, value: Any) -> int:
+    return _whole_number(name, value, least=1)
 
 
 class KraitService(MultiService):
@@ -271,7 +302,8 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
-    from krait._app import build_site
+    from krait._app import build_site, fit_connections
+    from krait._deadlines import ClientLimits
     from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import certificate_options, with_krait_profile
@@ -301,6 +333,13 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
         ),
         shutdown_timeout=options["shutdown-timeout"],
+        client_limits=ClientLimits(
+            header_timeout=options["header-timeout"],
+            body_timeout=options["body-timeout"],
+            body_min_rate=options["body-min-rate"],
+            keepalive_timeout=options["keepalive-timeout"],
+        ),
+        max_connections=fit_connections(options["max-connections"]),
         page_limits=PageLimits(
             max_queued=options["page-queue"],
             max_queue_time=options["page-queue-time"],

@@ -94,3 +94,32 @@ def test_payloads_are_skipped_not_read_as_headers() -> None:
 
 def test_the_header_list_limit_is_the_http1_head_limit() -> None:
     assert KraitChannel.totalHeadersSize == MAX_HEADER_LIST_SIZE
+
+
+def test_the_meter_knows_when_a_frame_is_half_received() -> None:
+    meter = FrameMeter()
+    assert not meter.frame_open
+    meter.feed(PREFACE[:5])
+    assert meter.frame_open  # the preface counts as one
+    meter.feed(PREFACE[5:])
+    assert not meter.frame_open
+    frame = data(100)
+    meter.feed(frame[:4])
+    assert meter.frame_open and meter.frames_started == 1
+    meter.feed(frame[4:50])
+    assert meter.frame_open and meter.frames_started == 1
+    meter.feed(frame[50:])
+    assert not meter.frame_open
+
+
+def test_the_meter_knows_when_a_header_block_is_open() -> None:
+    meter = FrameMeter()
+    meter.feed(PREFACE + headers(10, end_headers=False))
+    assert meter.header_block_open and not meter.frame_open
+    meter.feed(continuation(10))
+    assert meter.header_block_open
+    meter.feed(continuation(10, end_headers=True))
+    assert not meter.header_block_open
+    meter.feed(headers(0, end_headers=True))
+    assert not meter.header_block_open
+    assert meter.frames_started == 4

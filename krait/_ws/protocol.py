@@ -18,8 +18,11 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionRequest
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from krait._open_files import ConnectionSlot
 from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait.websockets")
@@ -69,10 +72,18 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.connection_state = ConnectionState.CONNECTING
         self._finish_waiters: list[Deferred[None]] = []
         self._abort_call: Any = None
+        self.connection_slot: ConnectionSlot | None = None
+        """The connection's place among the site's --max-connections, handed over by the
+        HTTP channel it was upgraded from; given back when the connection closes."""
 
     def connectionMade(self) -> None:
         self.hub.add(self)
         super().connectionMade()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        if self.connection_slot is not None:
+            self.connection_slot.release()
 
     def onConnect(self, request: ConnectionRequest) -> Any:
         """Answer with the subprotocol the route target chose."""

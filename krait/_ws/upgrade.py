@@ -21,6 +21,7 @@ from twisted.web.server import Request
 
 from krait import _context
 from krait._answers import write_error
+from krait._channel import KraitChannel
 from krait._http import close_after
 from krait._static import request_headers
 from krait._twisted_compat import unread_request_data
@@ -148,6 +149,9 @@ def take_over(request: Request, protocol: KraitWebSocketProtocol) -> None:
     _log_access(request)
     # Autobahn's protocol carries no annotations (nor does it declare IProtocol).
     connection: Any = protocol
+    # The connection stays counted against --max-connections until the WebSocket closes.
+    if isinstance(channel, KraitChannel):
+        protocol.connection_slot = channel.hand_over()
     channel.transport = None
     transport.unregisterProducer()
     if isinstance(transport, ProtocolWrapper):

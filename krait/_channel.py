@@ -1,0 +1,151 @@
+"""krait's HTTP/1.1 channel: a request head read whole, framed safely, refused with a reason.
+
+The site (``krait._http``) builds one per connection; it becomes an HTTP/2 connection when
+ALPN negotiates it (``krait._h2``), or hands its transport to a WebSocket protocol
+(``krait._ws.upgrade``). Its clients are timed by :class:`krait._timed_channel.TimedChannel`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http
+
+from krait._answers import refusal, refusal_bytes
+from krait._deadlines import ClientLimits
+from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
+from krait._open_files import ConnectionSlot
+from krait._timed_channel import TimedChannel
+from krait._twisted_compat import channel_version, has_request_line, received_header_size
+
+__all__ = ["KraitChannel"]
+
+log = Logger(namespace="krait")
+
+# As twisted.web spells them once it has canonicalised the name.
+_CONTENT_LENGTH = b"Content-Length"
+_TRANSFER_ENCODING = b"Transfer-Encoding"
+
+
+class KraitChannel(TimedChannel):
+    """An HTTP/1.1 channel that answers malformed, oversized and slow request heads properly.
+
+    twisted.web answers them with a bare ``400`` (no body) or by closing the connection
+    silently; krait sends ``400``, ``414 URI Too Long`` or ``431 Request Header Fields Too
+    Large`` with a reason, then closes. The body's framing is decided by
+    :func:`krait._framing.body_length` once the whole head is in, and refused with ``400`` or
+    ``501 Not Implemented`` where a proxy in front might read it differently. A request sent
+    too slowly gets ``408 Request Timeout`` (:class:`krait._timed_channel.TimedChannel`).
+
+    Args:
+        limits: how slowly a client may send a request; None: no limit.
+        clock: the reactor's clock, for those limits.
+        slot: the connection's place among the site's ``--max-connections``, released when
+            it closes, or handed to the protocol that takes the connection over.
+    """
+
+    MAX_LENGTH = 8192
+    totalHeadersSize = 16384
+
+    def __init__(
+        self,
+        limits: ClientLimits | None = None,
+        clock: IReactorTime | None = None,
+        slot: ConnectionSlot | None = None,
+    ) -> None:
+        super().__init__(limits, clock)
+        self._slot = slot
+
+    def hand_over(self) -> ConnectionSlot | None:
+        """Give the connection up to another protocol (HTTP/2, a WebSocket): stop timing its
+        requests, and return its connection slot for the new protocol to release."""
+        self.stop_timing()
+        slot, self._slot = self._slot, None
+        return slot
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        if self._slot is not None:
+            self._slot.release()
+
+    def answer_too_slow(self, reason: str) -> None:
+        log.info("closed a slow connection with 408: {reason}", reason=reason)
+        self._close_with(refusal_bytes(408, reason))
+
+    def lineReceived(self, line: bytes) -> None:
+        if received_header_size(self) + len(line) > self.totalHeadersSize:
+            self._refuse(431, self.totalHeadersSize)
+            return
+        cast(Any, super()).lineReceived(line)
+
+    def _maybeChooseTransferDecoder(
+        self, header: bytes, data: bytes
+    ) -> bool:  # TRANSFER_DECODER_HOOK
+        # twisted.web frames the body line by line, so it cannot see a Transfer-Encoding split
+        # over two lines, and it ignores "identity" (smuggling the body in as the next request).
+        # krait frames it in allHeadersReceived, once every framing line is in.
+        if header in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
+            return True
+        return bool(cast(Any, super())._maybeChooseTransferDecoder(header, data))
+
+    def allHeadersReceived(self) -> None:
+        headers = self.requests[-1].requestHeaders
+        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
+        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
+            # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+            self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
+            return
+        try:
+            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
+        except BadFraming as problem:
+            self._refuse(400, reason=str(problem))
+            return
+        except UnsupportedTransferCoding as problem:
+            self._refuse(501, reason=str(problem))
+            return
+        # twisted.web's own decoders read the body, given one normalised framing line.
+        choose = cast(Any, super())._maybeChooseTransferDecoder
+        if length is None:
+            choose(_TRANSFER_ENCODING, b"chunked")
+        elif length:
+            choose(_CONTENT_LENGTH, b"%d" % length)
+        cast(Any, super()).allHeadersReceived()
+
+    def checkPersistence(self, request: http.Request, version: bytes) -> bool:
+        drainer = getattr(cast(Any, self).site, "drainer", None)
+        if drainer is not None and drainer.draining:
+            # Shutting down: answer this request, then close (RFC 9112 §9.6).
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return bool(cast(Any, super()).checkPersistence(request, version))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        if not has_request_line(self) and not self.requests:
+            self._refuse(414, self.MAX_LENGTH)
+        else:
+            self._refuse(431, self.MAX_LENGTH)
+
+    def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
+        self._refuse(400)
+
+    def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
+        log.info(
+            "refused a request head with {code}{colon}{reason}",
+            code=code,
+            colon=": " if reason else "",
+            reason=reason,
+        )
+        self._close_with(refusal(code, limit))
+
+    def _close_with(self, answer: bytes) -> None:
+        """Send ``answer``, close, and read nothing more."""
+        transport: Any = self.transport
+        transport.write(answer)
+        self.close_within_grace()
+        # A known length of 0 would have lineReceived go on to process the refused request.
+        self.length = None
+        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign,assignment]
