@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,3 +85,13 @@ def set_async_exception(thread_id: int, exception: type[BaseException] | None) -
     payload = ctypes.py_object(exception) if exception is not None else None
     changed = int(ctypes.pythonapi.PyThreadState_SetAsyncExc(target, payload))
     return changed == 1
+
+
+def running_stack(ticket: Ticket) -> str:
+    """Where the thread running ``ticket``'s job is now, as a formatted stack ('' when the
+    job does not run)."""
+    thread_id = ticket.thread_id
+    frame = sys._current_frames().get(thread_id) if thread_id is not None else None
+    if ticket.state is not JobState.RUNNING or frame is None:
+        return ""
+    return "".join(traceback.format_stack(frame))

@@ -21,7 +21,14 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from krait._answers import send_error, write_error
-from krait._jobs import JobInterrupted, JobSkippedError, JobState, QueueFullError, Ticket
+from krait._jobs import (
+    JobInterrupted,
+    JobSkippedError,
+    JobState,
+    QueueFullError,
+    Ticket,
+    running_stack,
+)
 from krait._twisted_compat import is_abandoned
 from krait._workers import WorkerPool
 
@@ -139,7 +146,7 @@ class PageGuard:
         send_unavailable(request)
 
     def _timed_out(self, request: Request, what: str, ticket: Ticket) -> None:
-        stack = self.pool.stack_of(ticket)
+        stack = running_stack(ticket)
         if ticket.state is JobState.DONE:
             return
         log.error(

@@ -25,10 +25,8 @@ running a small script. So:
 from __future__ import annotations
 
 import contextvars
-import sys
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -215,7 +213,7 @@ class WorkerPool:
         ticket = Ticket(now, None if max_wait is None else now + max_wait, abandoned)
         job: _Job = (sink, contextvars.copy_context(), func, args, ticket)
         with self._lock:
-            if bounded and self.max_queued is not None and len(self._jobs) >= self.max_queued:
+            if bounded and self.max_queued is not None and self._queue_full(self.max_queued):
                 raise QueueFullError(f"{len(self._jobs)} jobs already wait for {self.name}")
             self._jobs.append(job)
             if self._wake_scheduled:
@@ -227,19 +225,15 @@ class WorkerPool:
             self._wake()
         return ticket
 
+    def _queue_full(self, limit: int) -> bool:
+        """Whether ``limit`` jobs wait beyond those idle threads take at once (locked)."""
+        idle = len(self._sleepers) + self._looking + self.size - len(self._threads)
+        return len(self._jobs) >= limit + max(0, idle)
+
     @property
     def queued(self) -> int:
         """How many jobs wait for a thread now."""
         return len(self._jobs)
-
-    def stack_of(self, ticket: Ticket) -> str:
-        """Where the thread running ``ticket``'s job is now, as a formatted stack ('' if it
-        does not run)."""
-        thread_id = ticket.thread_id
-        frame = sys._current_frames().get(thread_id) if thread_id is not None else None
-        if ticket.state is not JobState.RUNNING or frame is None:
-            return ""
-        return "".join(traceback.format_stack(frame))
 
     def interrupt(self, ticket: Ticket) -> bool:
         """Raise :class:`JobInterrupted` in the thread running ``ticket``'s job.

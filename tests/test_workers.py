@@ -15,6 +15,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from krait._jobs import running_stack
 from krait._thread_policy import defer_to_running_threads
 from krait._workers import (
     JobInterrupted,
@@ -210,7 +211,7 @@ async def test_interrupt_stops_a_runaway_job_and_its_thread_serves_again() -> No
         outcomes, sink = _collector()
         ticket = pool.submit(_spin_forever, (), sink)
         await _until(lambda: ticket.state is JobState.RUNNING)
-        assert "_spin_forever" in pool.stack_of(ticket)
+        assert "_spin_forever" in running_stack(ticket)
         assert pool.interrupt(ticket)
         await _until(lambda: bool(outcomes))
         failure = outcomes[0][1]
