@@ -78,7 +78,7 @@ class KraitChannel(TimedChannel):
 
     def lineReceived(self, line: bytes) -> None:
         if received_header_size(self) + len(line) > self.totalHeadersSize:
-            self._refuse(431, self.totalHeadersSize)
+            self.refuse(431, self.totalHeadersSize)
             return
         cast(Any, super()).lineReceived(line)
 
@@ -97,15 +97,15 @@ class KraitChannel(TimedChannel):
         transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
         if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
-            self._refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
+            self.refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
             return
         try:
             length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
         except BadFraming as problem:
-            self._refuse(400, reason=str(problem))
+            self.refuse(400, reason=str(problem))
             return
         except UnsupportedTransferCoding as problem:
-            self._refuse(501, reason=str(problem))
+            self.refuse(501, reason=str(problem))
             return
         # twisted.web's own decoders read the body, given one normalised framing line.
         choose = cast(Any, super())._maybeChooseTransferDecoder
@@ -125,14 +125,21 @@ class KraitChannel(TimedChannel):
 
     def lineLengthExceeded(self, line: bytes) -> None:
         if not has_request_line(self) and not self.requests:
-            self._refuse(414, self.MAX_LENGTH)
+            self.refuse(414, self.MAX_LENGTH)
         else:
-            self._refuse(431, self.MAX_LENGTH)
+            self.refuse(431, self.MAX_LENGTH)
 
     def _respondToBadRequestAndDisconnect(self) -> None:  # _twisted_compat.BAD_REQUEST_HOOK
-        self._refuse(400)
+        self.refuse(400)
 
-    def _refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
+    def refuse(self, code: int, limit: int = 0, reason: str = "") -> None:
+        """Answer the request being read with ``code`` (its reason naming ``limit``), close.
+
+        Args:
+            code: 400, 408, 413, 414, 431 or 501.
+            limit: the limit the request broke, for the reason text.
+            reason: what exactly was wrong, for the log.
+        """
         log.info(
             "refused a request head with {code}{colon}{reason}",
             code=code,

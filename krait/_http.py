@@ -162,7 +162,7 @@ class KraitRequest(server.Request):
         if problem is not None:
             # RFC 9112 §3.2: a server MUST answer 400 to a missing, repeated or invalid Host.
             log.info("400: {problem}", problem=problem)
-            refuse = getattr(self.channel, "_refuse", None)
+            refuse = getattr(self.channel, "refuse", None)  # an HTTP/1.x KraitChannel
             if refuse is not None:
                 refuse(400)
             else:  # an HTTP/2 stream: answer on the stream
