@@ -13,6 +13,7 @@ not its business: the WebSocket hub closes them with 1001 in the same phase.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -29,6 +30,14 @@ DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 
 CLOSE_GRACE = 2.0
 """Seconds connections get to flush their last response and close, after the last request."""
+
+FIRST_REQUEST_GRACE = 1.0
+"""Seconds a connection made just before the drain began gets to send its first request.
+
+Its client has sent (or is sending) a request the server has not read yet: closing it as
+idle would fail that request. With worker processes this is the common case, as a worker
+that is replaced drains while the others go on serving the same port.
+"""
 
 _POLL_INTERVAL = 0.02
 
@@ -47,11 +56,13 @@ class Drainer:
         self.draining = False
         self.drained = False
         self._requests: set[Any] = set()
-        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._connections: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._waiters: list[Deferred[None]] = []
         self._deadline: Any = None
         self._closing: LoopingCall | None = None
         self._closing_since: float | None = None
+        self.request_listeners: list[Callable[[], object]] = []
+        """Called as each request starts (a worker process counts them: --max-requests)."""
 
     @property
     def in_flight(self) -> int:
@@ -60,12 +71,14 @@ class Drainer:
 
     def connection_made(self, connection: Any) -> None:
         """Track an HTTP connection (its protocol), to close it when shutting down."""
-        self._connections.add(connection)
+        self._connections[connection] = self._reactor.seconds()
 
     def request_started(self, request: Request) -> None:
         """Track a request until it is answered or its client is gone."""
         self._requests.add(request)
         request.notifyFinish().addBoth(self._request_ended, request)
+        for listener in self.request_listeners:
+            listener()
 
     def forget(self, request: Request) -> None:
         """Stop waiting for a request that will get no HTTP answer (a WebSocket upgrade)."""
@@ -117,12 +130,14 @@ class Drainer:
         self._requests = {r for r in self._requests if not is_abandoned(r)}
 
     def _close_idle(self) -> None:
-        for connection in list(self._connections):
+        fresh_since = self._reactor.seconds() - FIRST_REQUEST_GRACE
+        for connection, made in list(self._connections.items()):
             transport = http_transport(connection)
             if transport is None:
                 continue
             if connection_is_idle(connection):
-                transport.loseConnection()
+                if made <= fresh_since:
+                    transport.loseConnection()
             else:
                 close_after_answer(connection)
 

@@ -166,3 +166,37 @@ def test_drain_does_not_wait_for_a_request_whose_client_is_gone() -> None:
     done = drainer.drain()
     clock.advance(0.05)
     assert done.called
+
+
+class FakeTransport:
+    disconnected = False
+
+    def loseConnection(self) -> None:
+        self.disconnected = True
+
+
+class FakeConnection:
+    """An HTTP/1.1 channel with no request in progress."""
+
+    def __init__(self) -> None:
+        self.requests: list[object] = []
+        self.transport = FakeTransport()
+
+
+def test_a_connection_made_just_before_the_drain_gets_time_for_its_first_request() -> None:
+    """Its request may be on its way: a worker being replaced must not fail it."""
+    clock = Clock()
+    drainer = Drainer(clock, timeout=5)
+    old, fresh = FakeConnection(), FakeConnection()
+    drainer.connection_made(old)
+    clock.advance(10)
+    drainer.connection_made(fresh)
+    done = drainer.drain()
+    assert old.transport.disconnected
+    assert not fresh.transport.disconnected
+    clock.advance(0.5)
+    assert not fresh.transport.disconnected
+    clock.advance(0.6)
+    assert fresh.transport.disconnected
+    clock.advance(0.05)
+    assert done.called
