@@ -137,3 +137,13 @@ def is_abandoned(request: Request) -> bool:
     the request's channel. For ``WorkerPool.submit(..., abandoned=...)``.
     """
     return getattr(request, "channel", None) is None or bool(request.finished)
+
+
+def keep_unix_socket_file(port: Any) -> None:
+    """Have a UNIX listening port leave its socket file in place when it stops listening.
+
+    ``twisted.internet.unix.Port.connectionLost`` deletes the file at ``_bindPath`` unless
+    that is an abstract-namespace name (a leading NUL byte); a worker's adopted port shares
+    the socket with other processes, which still accept on it.
+    """
+    port._bindPath = b"\0"

@@ -6,6 +6,8 @@ A failure here means a Twisted upgrade renamed or removed a private name that
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer
@@ -171,3 +173,17 @@ def test_exit_normally_after_signal_clears_the_signal_twistd_would_re_raise() ->
     reactor._exitSignal = 15  # type: ignore[attr-defined]
     compat.exit_normally_after_signal(reactor)
     assert reactor._exitSignal is None  # type: ignore[attr-defined]
+
+
+def test_keep_unix_socket_file_makes_an_adopted_port_leave_the_file(tmp_path: Path) -> None:
+    import inspect
+
+    from twisted.internet import unix
+    from twisted.internet.protocol import Factory
+
+    assert "_bindPath" in inspect.getsource(unix.Port.connectionLost), changed(
+        "unix.Port.connectionLost deleting _bindPath", "keep_unix_socket_file"
+    )
+    port = unix.Port(str(tmp_path / "krait.sock"), Factory())
+    compat.keep_unix_socket_file(port)
+    assert not unix._inFilesystemNamespace(port._bindPath)
