@@ -14,6 +14,7 @@ from twisted.python import usage
 
 from krait._errors import SiteConfigError
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
+from krait._worker_options import WORKER_OPTIONS, check_worker_options
 
 DEFAULT_PORT = 8080
 ORIGINAL = "[original Krait form]"
@@ -98,6 +99,7 @@ class Options(usage.Options):
             "30",
             "Seconds requests in flight get to finish on SIGTERM/SIGINT before they are cut off.",
         ],
+        *WORKER_OPTIONS,
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -113,6 +115,12 @@ class Options(usage.Options):
     def __init__(self) -> None:
         cast(Any, super()).__init__()
         self["listen"] = []
+        self.raw_args: list[str] = []
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        # Worker processes (--workers) are started with the same command line.
+        self.raw_args = list(sys.argv[1:] if options is None else options)
+        cast(Any, super()).parseOptions(options)
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted server endpoint string to listen on (repeatable; default tcp:8080)."""
@@ -147,6 +155,10 @@ class Options(usage.Options):
         if self["no-access-log"]:
             self["access-log"] = None
         self._resolve_ports()
+        try:
+            check_worker_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
 
     def _resolve_ports(self) -> None:
         """Turn -p, --https, --interface and the default into endpoints and one HTTPS port."""
@@ -286,6 +298,10 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     if options["single-process"]:
         # The original forked a process per connection unless -s; krait never forks.
         log.info("-s/--single-process is ignored: krait is one process that serves with threads")
+    if options["workers"] > 1 and options["worker-fds"] is None:
+        from krait._supervisor import build_supervisor
+
+        return cast(KraitService, build_supervisor(options, reactor, KraitService()))
     site_config, factory = build_site(
         options["site"],
         reactor=reactor,
@@ -309,6 +325,10 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     )
     reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
     service = KraitService()
+    if options["worker-fds"] is not None:
+        from krait._worker_process import serve_inherited
+
+        return cast(KraitService, serve_inherited(options, site_config, factory, reactor, service))
     for description in options["listen"]:
         try:
             endpoint = serverFromString(reactor, description)
