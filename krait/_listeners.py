@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from krait._errors import SiteConfigError
 from krait._tls import certificate_options, with_krait_profile
-from krait._twisted_compat import endpoint_tls_options, keep_unix_socket_file
+from krait._twisted_compat import endpoint_tls_options, share_adopted_unix_port
 
 __all__ = [
     "InheritedEndpoint",
@@ -177,8 +177,8 @@ class InheritedEndpoint:
         except OSError as error:
             return fail(CannotListenError(None, f"inherited fd {self.fd}", error))
         if family == socket.AF_UNIX:
-            # Its file belongs to the supervisor; this worker stopping must not delete it.
-            keep_unix_socket_file(port)
+            # The socket and its file belong to the supervisor: this worker only lets go.
+            share_adopted_unix_port(port)
         return succeed(port)
 
 

@@ -139,11 +139,14 @@ def is_abandoned(request: Request) -> bool:
     return getattr(request, "channel", None) is None or bool(request.finished)
 
 
-def keep_unix_socket_file(port: Any) -> None:
-    """Have a UNIX listening port leave its socket file in place when it stops listening.
+def share_adopted_unix_port(port: Any) -> None:
+    """Have an adopted UNIX listening port leave the shared socket alone when it stops.
 
     ``twisted.internet.unix.Port.connectionLost`` deletes the file at ``_bindPath`` unless
-    that is an abstract-namespace name (a leading NUL byte); a worker's adopted port shares
-    the socket with other processes, which still accept on it.
+    that is an abstract-namespace name (a leading NUL byte), and, unlike an adopted TCP port,
+    an adopted UNIX port still calls ``shutdown()`` on the socket (``_shouldShutdown``),
+    which stops it listening in every process. A worker's port shares the socket with the
+    supervisor and the other workers, which still accept on it.
     """
     port._bindPath = b"\0"
+    port._shouldShutdown = False

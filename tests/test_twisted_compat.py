@@ -175,15 +175,21 @@ def test_exit_normally_after_signal_clears_the_signal_twistd_would_re_raise() ->
     assert reactor._exitSignal is None  # type: ignore[attr-defined]
 
 
-def test_keep_unix_socket_file_makes_an_adopted_port_leave_the_file(tmp_path: Path) -> None:
+def test_share_adopted_unix_port_neither_deletes_nor_shuts_down_the_socket(
+    tmp_path: Path,
+) -> None:
     import inspect
 
-    from twisted.internet import unix
+    from twisted.internet import tcp, unix
     from twisted.internet.protocol import Factory
 
     assert "_bindPath" in inspect.getsource(unix.Port.connectionLost), changed(
-        "unix.Port.connectionLost deleting _bindPath", "keep_unix_socket_file"
+        "unix.Port.connectionLost deleting _bindPath", "share_adopted_unix_port"
+    )
+    assert "_shouldShutdown" in inspect.getsource(tcp._SocketCloser._closeSocket), changed(
+        "_SocketCloser._shouldShutdown", "share_adopted_unix_port"
     )
     port = unix.Port(str(tmp_path / "krait.sock"), Factory())
-    compat.keep_unix_socket_file(port)
+    compat.share_adopted_unix_port(port)
     assert not unix._inFilesystemNamespace(port._bindPath)
+    assert port._shouldShutdown is False

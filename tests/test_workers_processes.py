@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -18,11 +19,16 @@ import pytest
 import requests
 import trustme
 import websocket
-from conftest import Server, fetch_in_background, free_port, wait_for_port, write_site
+from conftest import (
+    Server,
+    fetch_in_background,
+    free_port,
+    status_of,
+    wait_for_port,
+    write_site,
+)
 from tls_site import write_tls_site
 from ws_site import echo_site
-
-PID_SCRIPT = "import os\nreturn f'{VERSION}:{os.getpid()}'\n"
 
 SITE = {
     ".py/init.py": "VERSION = 'v1'\nimport builtins\nbuiltins.VERSION = VERSION\n",
@@ -250,3 +256,33 @@ def test_a_port_in_use_fails_once_in_the_supervisor(
     second = serve(site, "--workers", "2", port=first.port, wait=False)
     assert second.process.wait(30) == 1
     assert second.stderr().count("Address already in use") == 1
+
+
+def unix_get(path: Path, target: str) -> str:
+    """GET ``target`` over the UNIX socket at ``path``; the body."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(15)
+        sock.connect(str(path))
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert status_of(answer) == 200
+    return answer.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def test_a_unix_socket_keeps_serving_across_a_reload(
+    serve: Callable[..., Server], site: Path, tmp_path: Path
+) -> None:
+    """A replaced worker lets go of the shared socket: it neither deletes nor shuts it down."""
+    path = tmp_path / "krait.sock"
+    server = serve(site, "--workers", "2", "--listen", f"unix:{path}")
+    assert wait_for(lambda: server.stderr().count("is ready") >= 2, 30)
+    before = unix_get(path, "/pid")
+    server.process.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: server.stderr().count("drains and stops") >= 2, 30)
+    assert wait_for(lambda: server.stderr().count("stopped (exit status 0)") >= 2, 30)
+    assert unix_get(path, "/pid") != before
+    assert path.exists()
+    assert server.stop() == 0
+    assert not path.exists()
