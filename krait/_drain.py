@@ -3,8 +3,9 @@
 On SIGTERM or SIGINT the reactor fires its "before shutdown" triggers and, once the Deferreds
 they return have fired, drops every connection without flushing what it still had to send.
 The :class:`Drainer` is one such trigger. The listening ports are already closing (the
-services stop), so it closes idle keep-alive connections at once, has busy ones close after
-their current response (``Connection: close``), and fires once no request is left and every
+services stop), so it closes idle keep-alive connections after a short grace
+(:data:`IDLE_GRACE`), has busy ones close after their current response
+(``Connection: close``), and fires once no request is left and every
 connection has flushed its last bytes and closed, or when ``timeout`` runs out. A client
 therefore never gets a closed connection for work the server did. WebSocket connections are
 not its business: the WebSocket hub closes them with 1001 in the same phase.
@@ -13,6 +14,7 @@ not its business: the WebSocket hub closes them with 1001 in the same phase.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -29,6 +31,16 @@ DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 
 CLOSE_GRACE = 2.0
 """Seconds connections get to flush their last response and close, after the last request."""
+
+IDLE_GRACE = 1.0
+"""Seconds an idle connection stays open once the drain began, for a request on its way.
+
+A connection accepted an instant before the drain, or a keep-alive connection between two
+requests, may carry a request the server has not read yet: closing it at once would fail
+that request. A request that arrives in the grace is answered with ``Connection: close``.
+With worker processes this is the common case, as a worker being replaced drains while the
+others go on serving the same port, and clients keep their connections busy.
+"""
 
 _POLL_INTERVAL = 0.02
 
@@ -47,11 +59,14 @@ class Drainer:
         self.draining = False
         self.drained = False
         self._requests: set[Any] = set()
-        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._connections: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._waiters: list[Deferred[None]] = []
         self._deadline: Any = None
         self._closing: LoopingCall | None = None
         self._closing_since: float | None = None
+        self._drain_started = 0.0
+        self.request_listeners: list[Callable[[], object]] = []
+        """Called as each request starts (a worker process counts them: --max-requests)."""
 
     @property
     def in_flight(self) -> int:
@@ -60,12 +75,14 @@ class Drainer:
 
     def connection_made(self, connection: Any) -> None:
         """Track an HTTP connection (its protocol), to close it when shutting down."""
-        self._connections.add(connection)
+        self._connections[connection] = self._reactor.seconds()
 
     def request_started(self, request: Request) -> None:
         """Track a request until it is answered or its client is gone."""
         self._requests.add(request)
         request.notifyFinish().addBoth(self._request_ended, request)
+        for listener in self.request_listeners:
+            listener()
 
     def forget(self, request: Request) -> None:
         """Stop waiting for a request that will get no HTTP answer (a WebSocket upgrade)."""
@@ -93,6 +110,7 @@ class Drainer:
         if self.draining:
             return done
         self.draining = True
+        self._drain_started = self._reactor.seconds()
         if self._requests:
             log.info(
                 "shutting down: waiting up to {timeout}s for {count} request(s) in flight",
@@ -117,12 +135,14 @@ class Drainer:
         self._requests = {r for r in self._requests if not is_abandoned(r)}
 
     def _close_idle(self) -> None:
-        for connection in list(self._connections):
+        quiet_since = self._reactor.seconds() - IDLE_GRACE
+        for connection, made in list(self._connections.items()):
             transport = http_transport(connection)
             if transport is None:
                 continue
             if connection_is_idle(connection):
-                transport.loseConnection()
+                if max(made, self._drain_started) <= quiet_since:
+                    transport.loseConnection()
             else:
                 close_after_answer(connection)
 

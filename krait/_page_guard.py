@@ -70,6 +70,17 @@ class PageGuard:
         self.reactor = reactor
         self.limits = limits
         pool.max_queued = limits.max_queued
+        self._kill_after = 0.0
+        self._on_stuck: Callable[[str, float], object] | None = None
+
+    def watch_stuck_pages(
+        self, kill_after: float, on_stuck: Callable[[str, float], object]
+    ) -> None:
+        """Call ``on_stuck(what, kill_after)`` for a page still running ``kill_after``
+        seconds after it started, although its 504 stopped it (a worker process then asks to
+        be replaced: see ``--page-kill-timeout``)."""
+        self._kill_after = kill_after
+        self._on_stuck = on_stuck
 
     def run(
         self,
@@ -159,6 +170,13 @@ class PageGuard:
         if not is_abandoned(request):
             send_error(request, 504, f"the page ran longer than {self.limits.page_timeout}s")
         self.pool.interrupt(ticket)
+        if self._on_stuck is not None:
+            grace = max(0.0, self._kill_after - self.limits.page_timeout)
+            self.reactor.callLater(grace, self._check_stuck, what, ticket)
+
+    def _check_stuck(self, what: str, ticket: Ticket) -> None:
+        if ticket.state is not JobState.DONE and self._on_stuck is not None:
+            self._on_stuck(what, self._kill_after)
 
 
 def send_unavailable(request: Request) -> None:

@@ -137,3 +137,16 @@ def is_abandoned(request: Request) -> bool:
     the request's channel. For ``WorkerPool.submit(..., abandoned=...)``.
     """
     return getattr(request, "channel", None) is None or bool(request.finished)
+
+
+def share_adopted_unix_port(port: Any) -> None:
+    """Have an adopted UNIX listening port leave the shared socket alone when it stops.
+
+    ``twisted.internet.unix.Port.connectionLost`` deletes the file at ``_bindPath`` unless
+    that is an abstract-namespace name (a leading NUL byte), and, unlike an adopted TCP port,
+    an adopted UNIX port still calls ``shutdown()`` on the socket (``_shouldShutdown``),
+    which stops it listening in every process. A worker's port shares the socket with the
+    supervisor and the other workers, which still accept on it.
+    """
+    port._bindPath = b"\0"
+    port._shouldShutdown = False

@@ -13,7 +13,9 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from krait._errors import SiteConfigError
+from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
+from krait._worker_options import WORKER_OPTIONS, check_worker_options
 
 DEFAULT_PORT = 8080
 ORIGINAL = "[original Krait form]"
@@ -79,40 +81,8 @@ class Options(usage.Options):
             "Largest WebSocket message in bytes; larger ones close with 1009.",
         ],
         ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
-        ["page-queue", None, "1024", "Pages that may wait for a thread; more get 503."],
-        [
-            "page-queue-time",
-            None,
-            "30",
-            "Seconds a page may wait for a thread before it gets 503 unrun.",
-        ],
-        [
-            "page-timeout",
-            None,
-            "60",
-            "Seconds a page may run before its client gets 504 and it is stopped; 0: no limit.",
-        ],
-        [
-            "shutdown-timeout",
-            None,
-            "30",
-            "Seconds requests in flight get to finish on SIGTERM/SIGINT before they are cut off.",
-        ],
-        ["header-timeout", None, "20", "Seconds a request head may take; then 408. 0: none."],
-        ["body-timeout", None, "20", "Seconds a request body gets before --body-min-rate counts."],
-        [
-            "body-min-rate",
-            None,
-            "500",
-            "Bytes/s that each add a second to a body's --body-timeout; slower gets 408. 0: none.",
-        ],
-        ["keepalive-timeout", None, "60", "Seconds an idle connection stays open. 0: forever."],
-        [
-            "max-connections",
-            None,
-            None,
-            "Connections open at once; more get 503 (default: what the open-file limit fits).",
-        ],
+        *LIMIT_OPTIONS,
+        *WORKER_OPTIONS,
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -128,6 +98,12 @@ class Options(usage.Options):
     def __init__(self) -> None:
         cast(Any, super()).__init__()
         self["listen"] = []
+        self.raw_args: list[str] = []
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        # Worker processes (--workers) are started with the same command line.
+        self.raw_args = list(sys.argv[1:] if options is None else options)
+        cast(Any, super()).parseOptions(options)
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted server endpoint string to listen on (repeatable; default tcp:8080)."""
@@ -147,31 +123,23 @@ class Options(usage.Options):
         if not self["site"]:
             raise usage.UsageError("--site DIR is required: the folder of the site to serve")
         for name in ("threads", "ws-threads", "max-body-size", "ws-max-message-size"):
-            self[name] = _positive_int(name, self[name])
+            self[name] = positive_int(name, self[name])
         try:
             self["ws-ping-interval"] = float(self["ws-ping-interval"])
         except ValueError:
             raise usage.UsageError("--ws-ping-interval takes a number of seconds") from None
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
-        for name in (
-            "shutdown-timeout",
-            "page-queue-time",
-            "page-timeout",
-            "header-timeout",
-            "body-timeout",
-            "keepalive-timeout",
-        ):
-            self[name] = _seconds(name, self[name])
-        self["page-queue"] = _positive_int("page-queue", self["page-queue"])
-        self["body-min-rate"] = _whole_number("body-min-rate", self["body-min-rate"])
-        if self["max-connections"] is not None:
-            self["max-connections"] = _positive_int("max-connections", self["max-connections"])
+        check_limit_options(self)
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
             self["access-log"] = None
         self._resolve_ports()
+        try:
+            check_worker_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
 
     def _resolve_ports(self) -> None:
         """Turn -p, --https, --interface and the default into endpoints and one HTTPS port."""
@@ -179,7 +147,7 @@ class Options(usage.Options):
         if spec.https is not None and self["https"] is not None:
             raise usage.UsageError("give the HTTPS port either in -p or as --https, not both")
         if self["https"] is not None:
-            self["https"] = _positive_int("https", self["https"])
+            self["https"] = positive_int("https", self["https"])
         else:
             self["https"] = spec.https
         http_ports = [] if spec.http is None else [spec.http]
@@ -220,32 +188,6 @@ def _tcp_endpoint(port: int, interface: str | None) -> str:
     # Endpoint strings separate their arguments with ':', so an IPv6 address escapes its own.
     escaped = interface.replace(":", "\\:")
     return f"tcp:{port}:interface={escaped}"
-
-
-def _seconds(name: str, value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise usage.UsageError(f"--{name} takes a number of seconds, not {value!r}") from None
-    if not seconds >= 0:
-        raise usage.UsageError(f"--{name} cannot be negative")
-    return seconds
-
-
-def _whole_number(name: str, value: Any, least: int = 0) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise usage.UsageError(f"--{name} takes a whole number, not {value!r}") from None
-    if number < least:
-        if least:
-            raise usage.UsageError(f"--{name} must be positive, not {number}")
-        raise usage.UsageError(f"--{name} cannot be negative")
-    return number
-
-
-def _positive_int(name: str, value: Any) -> int:
-    return _whole_number(name, value, least=1)
 
 
 class KraitService(MultiService):
@@ -318,6 +260,10 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     if options["single-process"]:
         # The original forked a process per connection unless -s; krait never forks.
         log.info("-s/--single-process is ignored: krait is one process that serves with threads")
+    if options["workers"] > 1 and options["worker-fds"] is None:
+        from krait._supervisor import build_supervisor
+
+        return cast(KraitService, build_supervisor(options, reactor, KraitService()))
     site_config, factory = build_site(
         options["site"],
         reactor=reactor,
@@ -348,6 +294,10 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
     )
     reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
     service = KraitService()
+    if options["worker-fds"] is not None:
+        from krait._worker_process import serve_inherited
+
+        return cast(KraitService, serve_inherited(options, site_config, factory, reactor, service))
     for description in options["listen"]:
         try:
             endpoint = serverFromString(reactor, description)

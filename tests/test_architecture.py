@@ -40,6 +40,7 @@ PURE_CORES = (
     "krait._ranges",
     "krait._request",
     "krait._responses",
+    "krait._restart_policy",
     "krait._routing",
     "krait._scripts",
     "krait._site",

@@ -166,3 +166,37 @@ def test_drain_does_not_wait_for_a_request_whose_client_is_gone() -> None:
     done = drainer.drain()
     clock.advance(0.05)
     assert done.called
+
+
+class FakeTransport:
+    disconnected = False
+
+    def loseConnection(self) -> None:
+        self.disconnected = True
+
+
+class FakeConnection:
+    """An HTTP/1.1 channel with no request in progress."""
+
+    def __init__(self) -> None:
+        self.requests: list[object] = []
+        self.transport = FakeTransport()
+
+
+def test_idle_connections_get_a_grace_for_a_request_on_its_way_then_close() -> None:
+    """A worker being replaced must not fail a request its client is sending right now."""
+    clock = Clock()
+    drainer = Drainer(clock, timeout=5)
+    old, fresh = FakeConnection(), FakeConnection()
+    drainer.connection_made(old)
+    clock.advance(10)
+    drainer.connection_made(fresh)
+    done = drainer.drain()
+    clock.advance(0.9)
+    assert not old.transport.disconnected
+    assert not fresh.transport.disconnected
+    clock.advance(0.2)
+    assert old.transport.disconnected
+    assert fresh.transport.disconnected
+    clock.advance(0.05)
+    assert done.called

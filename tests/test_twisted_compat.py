@@ -6,6 +6,8 @@ A failure here means a Twisted upgrade renamed or removed a private name that
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer
@@ -171,3 +173,23 @@ def test_exit_normally_after_signal_clears_the_signal_twistd_would_re_raise() ->
     reactor._exitSignal = 15  # type: ignore[attr-defined]
     compat.exit_normally_after_signal(reactor)
     assert reactor._exitSignal is None  # type: ignore[attr-defined]
+
+
+def test_share_adopted_unix_port_neither_deletes_nor_shuts_down_the_socket(
+    tmp_path: Path,
+) -> None:
+    import inspect
+
+    from twisted.internet import tcp, unix
+    from twisted.internet.protocol import Factory
+
+    assert "_bindPath" in inspect.getsource(unix.Port.connectionLost), changed(
+        "unix.Port.connectionLost deleting _bindPath", "share_adopted_unix_port"
+    )
+    assert "_shouldShutdown" in inspect.getsource(tcp._SocketCloser._closeSocket), changed(
+        "_SocketCloser._shouldShutdown", "share_adopted_unix_port"
+    )
+    port = unix.Port(str(tmp_path / "krait.sock"), Factory())
+    compat.share_adopted_unix_port(port)
+    assert not unix._inFilesystemNamespace(port._bindPath)
+    assert port._shouldShutdown is False
