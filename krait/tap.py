@@ -242,13 +242,14 @@ def _drain(reactor: Any, factory: Any) -> Any:
 
 def build_service(options: Options, reactor: Any = None) -> KraitService:
     """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
-    from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+    from twisted.internet.endpoints import SSL4ServerEndpoint
 
     from krait._app import build_site, fit_connections
     from krait._deadlines import ClientLimits
+    from krait._listeners import https_tls_options, parse_endpoint
     from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
-    from krait._tls import certificate_options, with_krait_profile
+    from krait._tls import with_krait_profile
     from krait._twisted_compat import raise_bind_errors_synchronously
     from krait._ws.handshake import WebsocketsSettings, parse_allowed_origins
 
@@ -299,29 +300,11 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
 
         return cast(KraitService, serve_inherited(options, site_config, factory, reactor, service))
     for description in options["listen"]:
-        try:
-            endpoint = serverFromString(reactor, description)
-        except Exception as error:  # each endpoint parser fails in its own way
-            reason = str(error) or type(error).__name__
-            if description.startswith("systemd:"):
-                reason += " (no socket was passed by systemd at that index)"
-            raise SiteConfigError(
-                f"--listen {description!r} is not a valid endpoint: {reason}",
-                hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
-            ) from None
+        endpoint = parse_endpoint(reactor, description)
         endpoint = with_krait_profile(endpoint, description, http2=not options["no-http2"])
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     if options["https"] is not None:
-        cert = options["certificate"] or site_config.ssl_certificate_path
-        key = options["privkey"] or site_config.ssl_private_key_path
-        if not cert or not key:
-            raise SiteConfigError(
-                "HTTPS (--https, or -p with an HTTPS port) needs a certificate and a private key",
-                hint="set krait.config.ssl_certificate_path and ssl_private_key_path in "
-                ".py/init.py, or pass --certificate and --privkey",
-            )
-        passphrase = None if options["certificate"] else site_config.ssl_key_passphrase
-        tls = certificate_options(cert, key, passphrase, http2=not options["no-http2"])
+        tls = https_tls_options(options, site_config)
         endpoint = SSL4ServerEndpoint(
             reactor, options["https"], tls, interface=options["interface"] or ""
         )
