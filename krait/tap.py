@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import platform
 import sys
 from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.copyright import version as twisted_version
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
+import krait
 from krait._errors import SiteConfigError
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 
@@ -120,6 +123,11 @@ class Options(usage.Options):
 
     opt_l = opt_listen
 
+    def opt_version(self) -> None:
+        """Print krait's version (and Twisted's and Python's) and exit."""
+        print(version_line())
+        sys.exit(0)
+
     def parseArgs(self, *args: str) -> None:
         if len(args) > 1:
             raise usage.UsageError("give at most one site folder")
@@ -169,6 +177,13 @@ class Options(usage.Options):
                 )
             self["interface"] = interface = _ip_address(interface)
         self["listen"] += [_tcp_endpoint(port, interface) for port in http_ports]
+
+
+def version_line() -> str:
+    """``krait 0.2.0 (Twisted 26.10.0, Python 3.11.7)``: what ``--version`` prints."""
+    return (
+        f"krait {krait.__version__} (Twisted {twisted_version}, Python {platform.python_version()})"
+    )
 
 
 def _port_spec(text: str | None) -> PortSpec:
