@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
+from krait._access_log import combined_line
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
@@ -20,7 +22,8 @@ def build_site(
     reactor: Any,
     threads: int = 16,
     ws_threads: int = 64,
-    access_log: str | None = "-",
+    access_log: str | IO[str] | None = "-",
+    access_format: Callable[..., str] = combined_line,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
@@ -47,6 +50,7 @@ def build_site(
     site = KraitSite(
         root,
         access_log=access_log,
+        access_format=access_format,
         max_body_size=max_body_size,
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),

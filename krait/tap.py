@@ -10,12 +10,13 @@ from typing import Any, cast
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.copyright import version as twisted_version
-from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
 import krait
 from krait._errors import SiteConfigError
+from krait._listening import KraitService, ReadyReporter, exit_with
+from krait._log_output import LOG_LEVELS, LogFormat
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 
 DEFAULT_PORT = 8080
@@ -67,7 +68,15 @@ class Options(usage.Options):
             "Threads for WebSocket controller threads: one per open connection of a "
             "WebsocketsCtrlBase (async controllers need none).",
         ],
-        ["access-log", None, "-", "Access log file in combined format, '-' for stdout."],
+        [
+            "access-log",
+            None,
+            "-",
+            "Access log file in combined format (JSON with --log-format json), '-' for stdout "
+            "(under twistd: twistd's log).",
+        ],
+        ["log-level", None, "info", "Server log lines shown: debug, info, warn or error and up."],
+        ["log-format", None, "text", "Server log lines as text, or json: one object per line."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
         [
             "ws-allowed-origins",
@@ -154,6 +163,8 @@ class Options(usage.Options):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
             self["access-log"] = None
+        self["log-level"] = _choice("log-level", self["log-level"], LOG_LEVELS)
+        self["log-format"] = _choice("log-format", self["log-format"], _LOG_FORMATS)
         self._resolve_ports()
 
     def _resolve_ports(self) -> None:
@@ -212,6 +223,15 @@ def _tcp_endpoint(port: int, interface: str | None) -> str:
     return f"tcp:{port}:interface={escaped}"
 
 
+_LOG_FORMATS = {log_format.value: log_format for log_format in LogFormat}
+
+
+def _choice(name: str, value: Any, choices: dict[str, Any]) -> Any:
+    if value not in choices:
+        raise usage.UsageError(f"--{name} takes one of {', '.join(choices)}, not {value!r}")
+    return choices[value]
+
+
 def _seconds(name: str, value: Any) -> float:
     try:
         seconds = float(value)
@@ -232,39 +252,15 @@ def _positive_int(name: str, value: Any) -> int:
     return number
 
 
-class KraitService(MultiService):
-    """The listening services of a site; a port that cannot be bound ends the process."""
-
-    def __init__(self) -> None:
-        cast(Any, super()).__init__()
-
-    def privilegedStartService(self) -> None:
-        try:
-            cast(Any, super()).privilegedStartService()
-        except CannotListenError as error:
-            _exit_with(
-                SiteConfigError(
-                    f"cannot listen on {error.interface or '*'}:{error.port}: {error.socketError}",
-                    hint="choose another port (--listen, -p, --https), or stop what listens there",
-                )
-            )
-
-
-def _exit_with(error: SiteConfigError) -> None:
-    sys.stderr.write(f"krait: the site cannot start:\n{error}\n")
-    sys.stderr.flush()
-    raise SystemExit(1)
-
-
 def makeService(options: Options) -> MultiService:
     """Load the site and build one listening service per endpoint.
 
     A site that cannot start ends the process with exit status 1 and one clear message.
     """
     try:
-        return build_service(options)
+        return build_service(options, twistd=True)
     except SiteConfigError as error:
-        _exit_with(error)
+        exit_with(error)
         raise  # unreachable: _exit_with raises SystemExit
 
 
@@ -282,11 +278,16 @@ def _drain(reactor: Any, factory: Any) -> Any:
     return drained
 
 
-def build_service(options: Options, reactor: Any = None) -> KraitService:
-    """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
+def build_service(options: Options, reactor: Any = None, twistd: bool = False) -> KraitService:
+    """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller.
+
+    ``twistd`` says that twistd runs the service (and owns the log and standard output).
+    """
     from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 
+    from krait._access_log import combined_line, json_access_line
     from krait._app import build_site
+    from krait._log_output import AccessLogEvents, krait_observer, twistd_log_stream
     from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import certificate_options, with_krait_profile
@@ -297,7 +298,16 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
-    forward_stdlib_logging()
+    forward_stdlib_logging(options["log-level"])
+    access_log = options["access-log"]
+    log_observer = None
+    if twistd:
+        if access_log == "-":
+            # twistd's log, not a second stream beside it: see krait._log_output.
+            access_log = AccessLogEvents()
+        stream = twistd_log_stream(getattr(options, "parent", None) or {}, reactor)
+        if stream is not None:
+            log_observer = krait_observer(stream, options["log-level"], options["log-format"])
     if options["single-process"]:
         # The original forked a process per connection unless -s; krait never forks.
         log.info("-s/--single-process is ignored: krait is one process that serves with threads")
@@ -306,7 +316,10 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         reactor=reactor,
         threads=options["threads"],
         ws_threads=options["ws-threads"],
-        access_log=options["access-log"],
+        access_log=access_log,
+        access_format=(
+            json_access_line if options["log-format"] is LogFormat.JSON else combined_line
+        ),
         max_body_size=options["max-body-size"],
         debug=bool(options["debug"]),
         http2=not options["no-http2"],
@@ -323,7 +336,8 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         ),
     )
     reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
-    service = KraitService()
+    reporter = ReadyReporter(options["site"])
+    service = KraitService(reporter, log_observer)
     for description in options["listen"]:
         try:
             endpoint = serverFromString(reactor, description)
@@ -336,6 +350,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
                 hint="use a Twisted endpoint string, e.g. tcp:8080:interface=127.0.0.1",
             ) from None
         endpoint = with_krait_profile(endpoint, description, http2=not options["no-http2"])
+        endpoint = reporter.watch(endpoint, description)
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     if options["https"] is not None:
         cert = options["certificate"] or site_config.ssl_certificate_path
@@ -351,6 +366,7 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         endpoint = SSL4ServerEndpoint(
             reactor, options["https"], tls, interface=options["interface"] or ""
         )
+        endpoint = reporter.watch(endpoint)
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     for child in service:
         # A port that cannot be bound must stop twistd, not leave it running deaf.

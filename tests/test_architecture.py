@@ -35,6 +35,7 @@ PURE_CORES = (
     "krait._port_spec",
     "krait._pyml",
     "krait._ranges",
+    "krait._ready",
     "krait._request",
     "krait._responses",
     "krait._routing",
