@@ -26,6 +26,7 @@ PURE_CORES = (
     "krait._context",
     "krait._cookie_attributes",
     "krait._cookie_text",
+    "krait._debug_page",
     "krait._errors",
     "krait._forms",
     "krait._framing",
