@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
+from twisted.logger import Logger
+
 from krait._access_log import combined_line
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
@@ -14,6 +16,8 @@ from krait._site import SiteConfig, load_site
 from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
+
+log = Logger(namespace="krait")
 
 
 def build_site(
@@ -37,6 +41,8 @@ def build_site(
         SiteConfigError: the site cannot start.
     """
     config = load_site(site_root)
+    for warning in config.warnings:
+        log.warn("{warning}", warning=str(warning))
     # At shutdown the drainer already gave pages their time (--shutdown-timeout).
     pool = WorkerPool(reactor, threads, "krait-pages", join_timeout=1.0)
     # The hub already gave connections a 5 s grace before the pool stops: a thread still
