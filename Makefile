@@ -37,8 +37,8 @@ bench: $(STAMP)
 
 # The oldest dependency versions setup.cfg admits, proved: .venv-min gets every
 # install_requires pinned to its `>=` bound (.ci/minimum_pins.py), and the whole suite runs
-# against them. Not part of `make test`: building the environment and the run take about
-# 6 minutes on 2 cores. Run it after changing a dependency or its bound.
+# against them. Not part of `make test`: building the environment takes about a minute and
+# the suite 7 (8 minutes in all on 2 busy cores). Run it after changing a dependency or a bound.
 MIN_VENV := .venv-min
 test-minimums:
 	rm -rf $(MIN_VENV)

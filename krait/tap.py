@@ -261,7 +261,7 @@ def makeService(options: Options) -> MultiService:
         return build_service(options, twistd=True)
     except SiteConfigError as error:
         exit_with(error)
-        raise  # unreachable: _exit_with raises SystemExit
+        raise  # unreachable: exit_with raises SystemExit
 
 
 def _drain(reactor: Any, factory: Any) -> Any:
