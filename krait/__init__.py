@@ -48,6 +48,9 @@ __all__ = [
     "websockets",  # imported on first use, see _KraitModule.__getattr__
 ]
 
+__version__ = "0.2.0"
+"""krait's version (the distribution ``krait-server`` takes it from here)."""
+
 site_root: str | None = None
 """The site root, exactly as given on the command line."""
 

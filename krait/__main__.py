@@ -40,9 +40,10 @@ class CommandOptions(Options):
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, start the site and run the reactor until stopped."""
     from twisted.internet import reactor as default_reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.logger import globalLogBeginner
 
     from krait._errors import SiteConfigError
+    from krait._log_output import krait_observer
     from krait.tap import build_service
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             sys.stderr.write(f"krait: cannot open {error.filename}: {error.strerror}\n")
             return 1
-    observer: Any = textFileLogObserver(sys.stderr)
+    observer = krait_observer(sys.stderr, options["log-level"], options["log-format"])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     try:
         service: Any = build_service(options, reactor)

@@ -1,8 +1,10 @@
-"""Formats access-log lines in the combined log format (as Apache and nginx write it)."""
+"""Formats access-log lines: the combined log format (as Apache and nginx write it), or JSON."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
 _PLAIN = re.compile(rb"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
@@ -56,3 +58,74 @@ def combined_line(
         f'{host} - - {timestamp} "{method} {target} {protocol}" {status} '
         f'{length or "-"} "{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"'
     )
+
+
+ACCESS_NAMESPACE = "krait.access"
+"""The log namespace of access lines (``--log-format json`` names it in each object)."""
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+_COMBINED_TIME = re.compile(r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)\]")
+
+
+def iso_time(timestamp: str) -> str:
+    """``[10/Oct/2000:13:55:36 +0000]`` as ISO 8601, ``2000-10-10T13:55:36+00:00``.
+
+    Anything else is returned as it is.
+    """
+    match = _COMBINED_TIME.fullmatch(timestamp)
+    if match is None or match[2] not in _MONTHS:
+        return timestamp
+    day, month, year, clock, hours, minutes = match.groups()
+    return f"{year}-{_MONTHS[month]:02d}-{day}T{clock}{hours}:{minutes}"
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON object on one line (ASCII only: control characters and the rest escaped)."""
+    return json.dumps(record, separators=(",", ":"))
+
+
+def json_access_line(
+    host: str,
+    timestamp: str,
+    request_line: tuple[bytes, bytes, bytes],
+    status: int,
+    length: int,
+    referrer: bytes | None,
+    agent: bytes | None,
+) -> str:
+    """One access line as a JSON object, for ``--log-format json``.
+
+    It has the keys every JSON log line has (``time``, ``level``, ``namespace``, ``message``:
+    the combined-format line) and each field on its own: ``host``, ``method``, ``target``,
+    ``protocol``, ``status``, ``length``, ``referrer`` and ``agent`` (null when absent).
+    Fields are the bytes received, as UTF-8 with undecodable bytes as ``\\xHH``; JSON
+    escapes the rest. Arguments as :func:`combined_line`.
+    """
+    method, target, protocol = (_text(part) for part in request_line)
+    return json_line(
+        {
+            "time": iso_time(timestamp),
+            "level": "info",
+            "namespace": ACCESS_NAMESPACE,
+            "message": combined_line(
+                host, timestamp, request_line, status, length, referrer, agent
+            ),
+            "host": host,
+            "method": method,
+            "target": target,
+            "protocol": protocol,
+            "status": status,
+            "length": length,
+            "referrer": None if referrer is None else _text(referrer),
+            "agent": None if agent is None else _text(agent),
+        }
+    )
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "backslashreplace")

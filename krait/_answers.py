@@ -17,17 +17,27 @@ statuses in :func:`write_failure` and nowhere else.
 from __future__ import annotations
 
 import html
+import traceback
 from collections.abc import Sequence
 from enum import Enum
 from http import HTTPStatus
+from typing import IO
+from urllib.parse import parse_qsl
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.server import Request
 
+from krait._debug_page import RequestFacts, debug_page
 from krait._errors import ClientInputError
-from krait._tracebacks import user_traceback
+from krait._forms import (
+    MultipartError,
+    boundary_from_content_type,
+    iter_multipart,
+    parse_content_type,
+)
+from krait._tracebacks import user_frames, user_traceback
 
 log = Logger(namespace="krait")
 
@@ -118,7 +128,77 @@ def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     text = user_traceback(error)
     uri = request.uri.decode("latin-1")
     log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
-    return write_error(request, 500, "", text if debug else "")
+    body = write_error(request, 500)
+    if not debug:
+        return body
+    exception = "".join(traceback.format_exception_only(type(error), error)).strip()
+    page = debug_page(
+        500, phrase_of(500), exception, user_frames(error), request_facts(request), text
+    )
+    request.setHeader(b"content-length", b"%d" % len(page))
+    return page
+
+
+DEBUG_FORM_LIMIT = 1024 * 1024
+"""The largest form body the ``--debug`` page parses to show its fields."""
+
+
+def request_facts(request: Request) -> RequestFacts:
+    """What the ``--debug`` page shows of ``request``: method, path, query, headers, form."""
+    uri = request.uri.decode("latin-1")
+    path, _, query = uri.partition("?")
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in request.requestHeaders.getAllRawHeaders()
+        for value in values
+    ]
+    form, note = _form_fields(request)
+    return RequestFacts(
+        method=request.method.decode("latin-1"),
+        path=path,
+        query=parse_qsl(query, keep_blank_values=True, errors="replace"),
+        headers=headers,
+        form=form,
+        body_note=note,
+    )
+
+
+def _form_fields(request: Request) -> tuple[list[tuple[str, str]], str]:
+    """The body's form fields, or a note saying what the body is."""
+    content: IO[bytes] | None = request.content
+    if content is None:
+        return [], ""
+    size = content.seek(0, 2)
+    if not size:
+        return [], ""
+    raw_type = (request.getHeader(b"content-type") or b"").decode("latin-1")
+    media_type = parse_content_type(raw_type)[0] if raw_type else ""
+    note = f"a body of {size} bytes" + (f" ({raw_type})" if raw_type else "")
+    if size > DEBUG_FORM_LIMIT:
+        return [], note
+    content.seek(0)
+    try:
+        if media_type == "application/x-www-form-urlencoded":
+            text = content.read().decode("utf-8", "replace")
+            return parse_qsl(text, keep_blank_values=True), ""
+        if media_type == "multipart/form-data":
+            return _multipart_fields(content, boundary_from_content_type(raw_type)), ""
+    except MultipartError as problem:
+        return [], f"{note}: {problem}"
+    finally:
+        content.seek(0)
+    return [], note
+
+
+def _multipart_fields(content: IO[bytes], boundary: bytes) -> list[tuple[str, str]]:
+    fields = []
+    for part in iter_multipart(content, boundary, memory_budget=DEBUG_FORM_LIMIT):
+        if part.filename is None:
+            value = part.file.read(4096).decode("utf-8", "replace")
+        else:
+            value = f"file {part.filename!r}, {part.size} bytes, {part.content_type}"
+        fields.append((part.name, value))
+    return fields
 
 
 def send_refusal(request: Request, code: int, detail: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from twisted.logger import Logger
 
+from krait._access_log import combined_line
 from krait._deadlines import ClientLimits
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
@@ -30,7 +32,8 @@ def build_site(
     reactor: Any,
     threads: int = 16,
     ws_threads: int = 64,
-    access_log: str | None = "-",
+    access_log: str | IO[str] | None = "-",
+    access_format: Callable[..., str] = combined_line,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
@@ -46,6 +49,8 @@ def build_site(
         SiteConfigError: the site cannot start.
     """
     config = load_site(site_root)
+    for warning in config.warnings:
+        log.warn("{warning}", warning=str(warning))
     # At shutdown the drainer already gave pages their time (--shutdown-timeout).
     pool = WorkerPool(reactor, threads, "krait-pages", join_timeout=1.0)
     # The hub already gave connections a 5 s grace before the pool stops: a thread still
@@ -59,6 +64,7 @@ def build_site(
     site = KraitSite(
         root,
         access_log=access_log,
+        access_format=access_format,
         max_body_size=max_body_size,
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),

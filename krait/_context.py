@@ -47,6 +47,7 @@ class RequestState:
     curr_ctrl: Any = None
     ws_request: object = None  # a krait.websockets.WebsocketsRequest on an upgrade
     ws_response: Any = None
+    view: str = ""  # the page's controller view, whose extension gives the Content-Type
 
 
 _state: contextvars.ContextVar[RequestState] = contextvars.ContextVar("krait_request_state")

@@ -10,6 +10,7 @@ its reason, and ``SiteConfigError`` to a start-up failure.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 __all__ = [
     "BadRequestPath",
@@ -17,6 +18,7 @@ __all__ = [
     "MethodNotAllowed",
     "NoRouteMatched",
     "SiteConfigError",
+    "SiteWarning",
     "TargetNotFound",
     "UpgradeRequired",
 ]
@@ -56,6 +58,30 @@ class SiteConfigError(Exception):
         if self.hint:
             text += f"\n  fix: {self.hint}"
         return text
+
+
+@dataclass(frozen=True)
+class SiteWarning:
+    """Something in the site that will not work as its author meant; the site starts anyway.
+
+    Written as :class:`SiteConfigError` is (file, line, ``fix:``), and logged at start-up.
+
+    Attributes:
+        message: what is wrong.
+        filename: the file to change, when known.
+        line: the 1-based line in ``filename``, when known.
+        hint: how to fix it.
+    """
+
+    message: str
+    filename: str | None = None
+    line: int | None = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        return str(
+            SiteConfigError(self.message, filename=self.filename, line=self.line, hint=self.hint)
+        )
 
 
 def _location(filename: str | None, line: int | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any, cast
 
 from twisted.internet.task import LoopingCall
@@ -210,8 +210,9 @@ class KraitSite(server.Site):
 
     Args:
         resource: the root resource.
-        access_log: where the combined-format access log goes: ``"-"`` for stdout, a path,
-            or None for no access log.
+        access_log: where the access log goes: ``"-"`` for stdout, a path, a file object
+            (kept open), or None for no access log.
+        access_format: what formats a line (``combined_line`` or ``json_access_line``).
         max_body_size: the largest request body accepted, in bytes.
         reactor: the reactor (for the log's flush timer).
         drainer: tracks requests and connections for a graceful shutdown, if any.
@@ -223,17 +224,19 @@ class KraitSite(server.Site):
 
     requestFactory = KraitRequest
     protocol = _channel_protocol
+    noisy = False  # "Starting factory <KraitSite object at 0x...>" tells a reader nothing
 
     def __init__(
         self,
         resource: Resource,
-        access_log: str | None = "-",
+        access_log: str | IO[str] | None = "-",
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         reactor: Any = None,
         drainer: Drainer | None = None,
         http2: bool = True,
         client_limits: ClientLimits | None = None,
         max_connections: int | None = None,
+        access_format: Callable[..., str] = combined_line,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
@@ -249,6 +252,7 @@ class KraitSite(server.Site):
             max_connections = default_max_connections(open_file_limit())
         self.connection_slots = ConnectionSlots(max_connections)
         self._access_log_target = access_log
+        self._access_format = access_format
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
         self._owns_log_file = False
@@ -263,7 +267,9 @@ class KraitSite(server.Site):
         super().startFactory()
         if self._access_log_target is None or self._log_file is not None:
             return
-        if self._access_log_target == "-":
+        if not isinstance(self._access_log_target, str):
+            self._log_file = self._access_log_target
+        elif self._access_log_target == "-":
             self._log_file = sys.stdout
         else:
             self._log_file = open(self._access_log_target, "a", encoding="utf-8")  # noqa: SIM115
@@ -293,7 +299,7 @@ class KraitSite(server.Site):
         if self._log_file is None:
             return
         address = request.getClientAddress()
-        line = combined_line(
+        line = self._access_format(
             getattr(address, "host", None) or "-",
             log_date_time(self) or "-",
             (request.method, request.uri, request.clientproto),

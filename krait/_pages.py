@@ -20,7 +20,7 @@ import krait
 import krait.mvc
 from krait import _context
 from krait._errors import TargetNotFound, ViewNotFound
-from krait._mime import content_type_for
+from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
 from krait._responses import JSON_CONTENT_TYPE, json_body
 from krait._scripts import MtimeCache, compile_script, make_function
@@ -143,29 +143,39 @@ class PageRenderer:
             state.ws_request = WebsocketsRequest(request)
         with _context.activate(state):
             if job.kind == "ctrl":
-                text = self.render_ctrl(job.ctrl_class())
+                text = self.render_ctrl(job.ctrl_class(), page=True)
             else:
-                text = self.render_file(job.path)
+                text = self.render_file(job.path, page=True)
             return _assemble(state, text)
 
-    def render_file(self, path: str) -> str:
-        """Render any file as ``@import`` would: template, script, Jinja2 view or raw text."""
+    def render_file(self, path: str, page: bool = False) -> str:
+        """Render any file as ``@import`` would: template, script, Jinja2 view or raw text.
+
+        ``page`` says the file is the page's own target, not an ``@import``-ed one.
+        """
         if path.endswith(JINJA_SUFFIXES):
             return self._render_jinja(path)
         kind = kind_for(path)
         if kind is TargetKind.TEMPLATE:
             return render(self.template(path), self._hooks)
         if kind is TargetKind.SCRIPT:
-            return self._run_script(path)
+            return self._run_script(path, page)
         with open(path, "rb") as file:
             return file.read().decode("utf-8", "replace")
 
-    def render_ctrl(self, ctrl: Any) -> str:
-        """Push ``ctrl``, render its view, pop it again."""
+    def render_ctrl(self, ctrl: Any, page: bool = False) -> str:
+        """Push ``ctrl``, render its view, pop it again.
+
+        ``page`` says ``ctrl`` is the page's controller (of its route, or set by its script
+        with ``set_init_ctrl``): its view's extension then gives the page's Content-Type.
+        """
         krait.mvc.push_ctrl(ctrl)
         try:
             view = ctrl.get_view()
-            return self.render_file(self.find_view(view, f"{type(ctrl).__name__}.get_view()"))
+            path = self.find_view(view, f"{type(ctrl).__name__}.get_view()")
+            if page:
+                _context.current().view = str(view)
+            return self.render_file(path)
         finally:
             krait.mvc.pop_ctrl()
 
@@ -187,7 +197,7 @@ class PageRenderer:
                 "give a path relative to the site root, e.g. '.view/index.html'"
             ) from None
 
-    def _run_script(self, path: str) -> str:
+    def _run_script(self, path: str, page: bool = False) -> str:
         state = _context.current()
         namespace = {
             "__name__": "__krait_page__",
@@ -206,7 +216,7 @@ class PageRenderer:
         # renders, as in the original; a script @import-ed by that view renders only one it
         # sets itself.
         if ctrl is not None and ctrl is not before:
-            return self.render_ctrl(ctrl)
+            return self.render_ctrl(ctrl, page)
         return ""
 
     def _render_jinja(self, path: str) -> str:
@@ -302,9 +312,20 @@ def _encode_chunks(chunks: Iterator[Any]) -> Iterator[bytes]:
 
 
 def default_content_type(base_filename: str, state: _context.RequestState) -> str:
-    """The Content-Type when no header set one: ``set_content_type``, else by extension."""
+    """The Content-Type when no header set one.
+
+    In order: ``set_content_type``; the extension of the page's controller view, when it
+    names a type (``.view/home.html`` is ``text/html``, a bare ``.pyml`` none); the extension
+    of the route target or URL (a script's ``.py`` says nothing: application/octet-stream).
+    """
     if state.content_type is not None:
         return state.content_type
+    if state.view:
+        # A Jinja2 view is typed by its inner extension, as a Pyml one is (home.html.j2).
+        view = state.view.removesuffix(".j2").removesuffix(".jinja")
+        view_type = content_type_for(view)
+        if view_type != DEFAULT_TYPE:
+            return view_type
     if base_filename.endswith(".py"):
         # A script's own extension says nothing about what it renders (the original sent
         # application/octet-stream too); scripts call krait.set_content_type.

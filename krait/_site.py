@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import krait
-from krait import config
+from krait import _route_origins, config
 from krait._caching import CacheRules
-from krait._errors import SiteConfigError
+from krait._errors import SiteConfigError, SiteWarning
 from krait._routing import CompiledRoute, compile_routes
+from krait._site_checks import check_site
 
 # The settings as krait.config defines them, taken before any init.py can change them, so a
 # second site loaded in the same process (krait.testing) starts from the same defaults.
@@ -42,6 +43,7 @@ class SiteConfig:
         ssl_certificate_path: the PEM certificate from ``krait.config``, if any.
         ssl_private_key_path: the PEM key from ``krait.config``, if any.
         ssl_key_passphrase: the key's passphrase, if any.
+        warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
     """
 
     root: str
@@ -51,6 +53,7 @@ class SiteConfig:
     ssl_certificate_path: str | None = None
     ssl_private_key_path: str | None = None
     ssl_key_passphrase: str | None = None
+    warnings: tuple[SiteWarning, ...] = ()
 
 
 def load_site(site_root: str) -> SiteConfig:
@@ -78,12 +81,13 @@ def load_site(site_root: str) -> SiteConfig:
     init_path = os.path.join(py_dir, "init.py")
     if os.path.isfile(init_path):
         _run_init(init_path)
-    return _freeze(site_root)
+    return _freeze(site_root, init_path)
 
 
 def _reset_config() -> None:
     for name, value in _CONFIG_DEFAULTS.items():
         setattr(config, name, copy.deepcopy(value))
+    _route_origins.forget_decorated()
 
 
 def _run_init(init_path: str) -> None:
@@ -132,7 +136,7 @@ def _init_error(init_path: str, error: BaseException) -> SiteConfigError:
     )
 
 
-def _freeze(site_root: str) -> SiteConfig:
+def _freeze(site_root: str, init_path: str) -> SiteConfig:
     routes = compile_routes(config.routes)
     try:
         rules = CacheRules.from_lists(
@@ -149,14 +153,19 @@ def _freeze(site_root: str) -> SiteConfig:
             hint="cache lists hold regular expressions that must fully match a site path, "
             r"e.g. r'css/.*\.css'",
         ) from None
+    real_root = os.path.realpath(site_root)
+    warnings = check_site(
+        real_root, config.routes or [], _route_origins.decorated_routes(), init_path
+    )
     return SiteConfig(
         root=site_root,
-        real_root=os.path.realpath(site_root),
+        real_root=real_root,
         routes=routes,
         cache_rules=rules,
         ssl_certificate_path=config.ssl_certificate_path,
         ssl_private_key_path=config.ssl_private_key_path,
         ssl_key_passphrase=config.ssl_key_passphrase,
+        warnings=tuple(warnings),
     )
 
 

@@ -37,9 +37,25 @@ class TwistedLogHandler(logging.Handler):
         Logger(namespace=record.name).emit(twisted_level(record.levelno), "{text}", text=text)
 
 
-def forward_stdlib_logging() -> None:
-    """Route :mod:`logging` to Twisted's log, unless the site configured logging itself."""
+def forward_stdlib_logging(level: LogLevel | None = None) -> None:
+    """Route :mod:`logging` to Twisted's log, unless the site configured logging itself.
+
+    Args:
+        level: ``--log-level``: records from it up are forwarded (Python's default, WARNING
+            and up, when None).
+    """
     root = logging.getLogger()
     if root.handlers:
         return
     root.addHandler(TwistedLogHandler())
+    if level is not None:
+        root.setLevel(_STDLIB_LEVELS[level])
+
+
+_STDLIB_LEVELS = {
+    LogLevel.debug: logging.DEBUG,
+    LogLevel.info: logging.INFO,
+    LogLevel.warn: logging.WARNING,
+    LogLevel.error: logging.ERROR,
+    LogLevel.critical: logging.CRITICAL,
+}

@@ -42,7 +42,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from krait._listeners import bind_listeners
+from krait._listeners import bind_listeners, listener_names
+from krait._listening import ReadyReporter
 from krait._restart_policy import Backoff, Exit
 from krait._twisted_compat import exit_normally_after_signal
 from krait._worker_handle import Worker, WorkerState
@@ -63,8 +64,11 @@ EXIT_SITE_CANNOT_START = 1
 """The status of a worker (and of krait) whose site cannot start."""
 
 
-def build_supervisor(options: Any, reactor: Any, service: MultiService) -> MultiService:
-    """Bind the listeners and add a :class:`Supervisor` of ``options["workers"]`` workers.
+def build_supervisor(
+    options: Any, reactor: Any, service: MultiService, reporter: ReadyReporter
+) -> MultiService:
+    """Bind the listeners and add a :class:`Supervisor` of ``options["workers"]`` workers;
+    ``reporter`` learns where they serve.
 
     Returns:
         ``service``, for ``build_service`` to return.
@@ -73,6 +77,8 @@ def build_supervisor(options: Any, reactor: Any, service: MultiService) -> Multi
         SiteConfigError: a listener is invalid or cannot be bound.
     """
     ports = bind_listeners(reactor, options)
+    for port, name in zip(ports, listener_names(options), strict=True):
+        reporter.port_bound(port, "https" if name.startswith(("ssl:", "--https")) else "http")
     supervisor = Supervisor(
         reactor, ports, list(options.raw_args), options["workers"], options["shutdown-timeout"]
     )

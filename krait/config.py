@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from krait import _route_origins
+
 __all__ = [
     "ConfigError",
     "Route",
@@ -87,6 +89,7 @@ class Route:
         self.regex = regex
         self.target = target
         self.ctrl_class = ctrl_class
+        _route_origins.record_caller(self)
 
     def __repr__(self) -> str:
         parts = [repr(self.verb)]

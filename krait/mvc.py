@@ -14,7 +14,7 @@ import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from krait import _context, config
+from krait import _context, _route_origins, config
 
 __all__ = [
     "CtrlBase",
@@ -121,6 +121,7 @@ def route_ctrl_decorator(
         if config.routes is None:
             config.routes = []
         config.routes.append(route)
+        _route_origins.note_decorated(route)
         return cls
 
     return decorate

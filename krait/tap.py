@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import platform
 import sys
 from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
-from twisted.internet.error import CannotListenError
+from twisted.copyright import version as twisted_version
 from twisted.logger import Logger
 from twisted.python import usage
 
+import krait
 from krait._errors import SiteConfigError
 from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
+from krait._listening import KraitService, ReadyReporter, exit_with
+from krait._log_output import LOG_LEVELS, LogFormat
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
 
@@ -66,7 +70,15 @@ class Options(usage.Options):
             "Threads for WebSocket controller threads: one per open connection of a "
             "WebsocketsCtrlBase (async controllers need none).",
         ],
-        ["access-log", None, "-", "Access log file in combined format, '-' for stdout."],
+        [
+            "access-log",
+            None,
+            "-",
+            "Access log file in combined format (JSON with --log-format json), '-' for stdout "
+            "(under twistd: twistd's log).",
+        ],
+        ["log-level", None, "info", "Server log lines shown: debug, info, warn or error and up."],
+        ["log-format", None, "text", "Server log lines as text, or json: one object per line."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
         [
             "ws-allowed-origins",
@@ -111,6 +123,11 @@ class Options(usage.Options):
 
     opt_l = opt_listen
 
+    def opt_version(self) -> None:
+        """Print krait's version (and Twisted's and Python's) and exit."""
+        print(version_line())
+        sys.exit(0)
+
     def parseArgs(self, *args: str) -> None:
         if len(args) > 1:
             raise usage.UsageError("give at most one site folder")
@@ -135,6 +152,8 @@ class Options(usage.Options):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
             self["access-log"] = None
+        self["log-level"] = _choice("log-level", self["log-level"], LOG_LEVELS)
+        self["log-format"] = _choice("log-format", self["log-format"], _LOG_FORMATS)
         self._resolve_ports()
         try:
             check_worker_options(self)
@@ -164,6 +183,13 @@ class Options(usage.Options):
         self["listen"] += [_tcp_endpoint(port, interface) for port in http_ports]
 
 
+def version_line() -> str:
+    """``krait 0.2.0 (Twisted 26.10.0, Python 3.11.7)``: what ``--version`` prints."""
+    return (
+        f"krait {krait.__version__} (Twisted {twisted_version}, Python {platform.python_version()})"
+    )
+
+
 def _port_spec(text: str | None) -> PortSpec:
     if text is None:
         return PortSpec(http=None, https=None)
@@ -190,28 +216,13 @@ def _tcp_endpoint(port: int, interface: str | None) -> str:
     return f"tcp:{port}:interface={escaped}"
 
 
-class KraitService(MultiService):
-    """The listening services of a site; a port that cannot be bound ends the process."""
-
-    def __init__(self) -> None:
-        cast(Any, super()).__init__()
-
-    def privilegedStartService(self) -> None:
-        try:
-            cast(Any, super()).privilegedStartService()
-        except CannotListenError as error:
-            _exit_with(
-                SiteConfigError(
-                    f"cannot listen on {error.interface or '*'}:{error.port}: {error.socketError}",
-                    hint="choose another port (--listen, -p, --https), or stop what listens there",
-                )
-            )
+_LOG_FORMATS = {log_format.value: log_format for log_format in LogFormat}
 
 
-def _exit_with(error: SiteConfigError) -> None:
-    sys.stderr.write(f"krait: the site cannot start:\n{error}\n")
-    sys.stderr.flush()
-    raise SystemExit(1)
+def _choice(name: str, value: Any, choices: dict[str, Any]) -> Any:
+    if value not in choices:
+        raise usage.UsageError(f"--{name} takes one of {', '.join(choices)}, not {value!r}")
+    return choices[value]
 
 
 def makeService(options: Options) -> MultiService:
@@ -220,10 +231,10 @@ def makeService(options: Options) -> MultiService:
     A site that cannot start ends the process with exit status 1 and one clear message.
     """
     try:
-        return build_service(options)
+        return build_service(options, twistd=True)
     except SiteConfigError as error:
-        _exit_with(error)
-        raise  # unreachable: _exit_with raises SystemExit
+        exit_with(error)
+        raise  # unreachable: exit_with raises SystemExit
 
 
 def _drain(reactor: Any, factory: Any) -> Any:
@@ -240,13 +251,18 @@ def _drain(reactor: Any, factory: Any) -> Any:
     return drained
 
 
-def build_service(options: Options, reactor: Any = None) -> KraitService:
-    """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller."""
+def build_service(options: Options, reactor: Any = None, twistd: bool = False) -> KraitService:
+    """Like :func:`makeService`, but raising :class:`SiteConfigError` for the caller.
+
+    ``twistd`` says that twistd runs the service (and owns the log and standard output).
+    """
     from twisted.internet.endpoints import SSL4ServerEndpoint
 
+    from krait._access_log import combined_line, json_access_line
     from krait._app import build_site, fit_connections
     from krait._deadlines import ClientLimits
     from krait._listeners import https_tls_options, parse_endpoint
+    from krait._log_output import AccessLogEvents, krait_observer, twistd_log_stream
     from krait._page_guard import PageLimits
     from krait._stdlib_log import forward_stdlib_logging
     from krait._tls import with_krait_profile
@@ -257,20 +273,34 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor
-    forward_stdlib_logging()
+    forward_stdlib_logging(options["log-level"])
+    access_log = options["access-log"]
+    log_observer = None
+    if twistd:
+        if access_log == "-":
+            # twistd's log, not a second stream beside it: see krait._log_output.
+            access_log = AccessLogEvents()
+        stream = twistd_log_stream(getattr(options, "parent", None) or {}, reactor)
+        if stream is not None:
+            log_observer = krait_observer(stream, options["log-level"], options["log-format"])
     if options["single-process"]:
         # The original forked a process per connection unless -s; krait never forks.
         log.info("-s/--single-process is ignored: krait is one process that serves with threads")
     if options["workers"] > 1 and options["worker-fds"] is None:
         from krait._supervisor import build_supervisor
 
-        return cast(KraitService, build_supervisor(options, reactor, KraitService()))
+        reporter = ReadyReporter(f"{options['site']} with {options['workers']} workers")
+        service = KraitService(reporter, log_observer)
+        return cast(KraitService, build_supervisor(options, reactor, service, reporter))
     site_config, factory = build_site(
         options["site"],
         reactor=reactor,
         threads=options["threads"],
         ws_threads=options["ws-threads"],
-        access_log=options["access-log"],
+        access_log=access_log,
+        access_format=(
+            json_access_line if options["log-format"] is LogFormat.JSON else combined_line
+        ),
         max_body_size=options["max-body-size"],
         debug=bool(options["debug"]),
         http2=not options["no-http2"],
@@ -294,20 +324,25 @@ def build_service(options: Options, reactor: Any = None) -> KraitService:
         ),
     )
     reactor.addSystemEventTrigger("before", "shutdown", _drain, reactor, factory)
-    service = KraitService()
-    if options["worker-fds"] is not None:
+    worker = options["worker-fds"] is not None
+    # A worker's sockets are the supervisor's: the supervisor says where krait serves.
+    reporter = ReadyReporter(options["site"], announce=not worker)
+    service = KraitService(reporter, log_observer)
+    if worker:
         from krait._worker_process import serve_inherited
 
         return cast(KraitService, serve_inherited(options, site_config, factory, reactor, service))
     for description in options["listen"]:
         endpoint = parse_endpoint(reactor, description)
         endpoint = with_krait_profile(endpoint, description, http2=not options["no-http2"])
+        endpoint = reporter.watch(endpoint, description)
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     if options["https"] is not None:
         tls = https_tls_options(options, site_config)
         endpoint = SSL4ServerEndpoint(
             reactor, options["https"], tls, interface=options["interface"] or ""
         )
+        endpoint = reporter.watch(endpoint)
         StreamServerEndpointService(endpoint, factory).setServiceParent(service)
     for child in service:
         # A port that cannot be bound must stop twistd, not leave it running deaf.

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,13 +124,15 @@ def start_server(
     env: dict[str, str] | None = None,
     wait: bool = True,
     twistd: bool = False,
+    twistd_args: Sequence[str] = (),
 ) -> Server:
-    """Start ``python -m krait`` (or ``twistd -n krait``) on 127.0.0.1 and wait for it."""
+    """Start ``python -m krait`` (or ``twistd -n [twistd_args] krait``) on 127.0.0.1 and wait
+    for it."""
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     if twistd:
         twistd_bin = str(Path(sys.executable).parent / "twistd")
-        command = [twistd_bin, "-n", "--pidfile=", "krait", "--site", str(site)]
+        command = [twistd_bin, "-n", "--pidfile=", *twistd_args, "krait", "--site", str(site)]
     else:
         command = [sys.executable, "-m", "krait", str(site)]
     if listen:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from krait._access_log import combined_line, escape_field
+from krait._access_log import combined_line, escape_field, iso_time, json_access_line
 
 
 def test_plain_fields_are_kept_as_they_are() -> None:
@@ -47,3 +49,45 @@ def test_an_escaped_field_never_holds_a_quote_or_line_break(raw: bytes) -> None:
     assert "\n" not in text and "\r" not in text
     assert '"' not in text.replace('\\"', "")
     assert all(0x20 <= ord(c) < 0x7F for c in text)
+
+
+def test_combined_timestamps_become_iso_8601() -> None:
+    assert iso_time("[22/Nov/2026:16:00:00 +0000]") == "2026-11-22T16:00:00+00:00"
+    assert iso_time("[01/Feb/2026:01:02:03 -0130]") == "2026-02-01T01:02:03-01:30"
+    assert iso_time("-") == "-"
+
+
+def test_a_json_access_line_has_the_combined_line_and_each_field() -> None:
+    line = json_access_line(
+        "::1",
+        "[22/Nov/2026:16:00:00 +0000]",
+        (b"GET", b'/a"\xff', b"HTTP/1.1"),
+        404,
+        0,
+        None,
+        b"curl/8",
+    )
+    assert "\n" not in line
+    assert json.loads(line) == {
+        "time": "2026-11-22T16:00:00+00:00",
+        "level": "info",
+        "namespace": "krait.access",
+        "message": (
+            '::1 - - [22/Nov/2026:16:00:00 +0000] "GET /a\\"\\xff HTTP/1.1" 404 - "-" "curl/8"'
+        ),
+        "host": "::1",
+        "method": "GET",
+        "target": '/a"\\xff',
+        "protocol": "HTTP/1.1",
+        "status": 404,
+        "length": 0,
+        "referrer": None,
+        "agent": "curl/8",
+    }
+
+
+@given(st.binary())
+def test_a_json_access_line_is_always_one_line_of_json(raw: bytes) -> None:
+    line = json_access_line("h", "[t]", (raw, raw, raw), 200, 1, raw, raw)
+    assert "\n" not in line and "\r" not in line
+    assert json.loads(line)["method"] == raw.decode("utf-8", "backslashreplace")

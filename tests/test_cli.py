@@ -4,6 +4,7 @@ krait's own options; and ``--interface`` for the ports krait binds itself."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 import socket
 import subprocess
@@ -17,10 +18,12 @@ import pytest
 import trustme
 from conftest import REPO, Server, free_port, start_server, wait_for_port, write_site
 from tls_site import client_context, write_tls_site
+from twisted.copyright import version as twisted_version
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 
+from krait import __version__ as krait_version
 from krait.__main__ import CommandOptions
 from krait.tap import ORIGINAL, Options, PortSpecError, build_service
 
@@ -286,3 +289,31 @@ def test_twistd_krait_takes_p(tmp_path: Path) -> None:
         assert urllib.request.urlopen(server.url + "/", timeout=10).read() == b"served by twistd"
     finally:
         server.stop()
+
+
+VERSION_LINE = re.compile(r"krait (\S+) \(Twisted (\S+), Python (\S+)\)\n")
+
+
+def test_version_names_krait_twisted_and_python() -> None:
+    done = subprocess.run(
+        krait_command("--version"), capture_output=True, text=True, env=command_env(), timeout=60
+    )
+    assert done.returncode == 0
+    match = VERSION_LINE.fullmatch(done.stdout)
+    assert match is not None, done.stdout
+    assert match[1] == krait_version
+    assert match[2] == twisted_version
+    assert match[3] == platform.python_version()
+
+
+def test_twistd_krait_version_is_krait_s_too() -> None:
+    twistd_bin = str(Path(sys.executable).parent / "twistd")
+    done = subprocess.run(
+        [twistd_bin, "krait", "--version"],
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"krait {krait_version} (Twisted ")

@@ -282,15 +282,16 @@ def test_controller_route_renders_the_controllers_view(
     assert response.text == "<p>&lt;plain&gt;</p>\n"
 
 
-def test_content_type_comes_from_the_url_not_the_view(
+def test_content_type_comes_from_the_view_then_from_the_url(
     server: Server, http: requests.Session
 ) -> None:
-    assert http.get(server.url + "/plain").headers["Content-Type"] == "application/octet-stream"
-    data = http.get(server.url + "/data.json")
-    assert data.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert data.json() == {"pages": 3, "name": "<b>"}
+    """A browser shows /plain (view simple.html) instead of downloading it."""
+    assert http.get(server.url + "/plain").headers["Content-Type"] == "text/html; charset=utf-8"
     view_says_json = http.get(server.url + "/thing.txt")
-    assert view_says_json.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert view_says_json.headers["Content-Type"] == "application/json; charset=utf-8"
+    untyped_view = http.get(server.url + "/data.json")  # .view/data.pyml names no type
+    assert untyped_view.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert untyped_view.json() == {"pages": 3, "name": "<b>"}
 
 
 def test_view_may_set_the_content_type(server: Server, http: requests.Session) -> None:
@@ -363,7 +364,7 @@ def test_set_init_ctrl_in_a_script_renders_the_controllers_view(
     response = http.get(server.url + "/from-script.py", params={"who": "<me>"})
     assert response.status_code == 200
     assert response.text == "<p>&lt;me&gt;</p>\n"
-    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"  # simple.html's
 
 
 def test_init_ctrl_stays_set_while_its_view_renders_and_imports_scripts(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import cast
 
+import pytest
 from shell import header, make_request, wire
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from krait._context import RequestState
 from krait._page_writer import PageWriter, finish_rendered
-from krait._pages import PageJob, PageResult
+from krait._pages import PageJob, PageResult, default_content_type
 from krait._workers import WorkerPool
 
 JOB = PageJob(kind="template", base_filename="page.html")
@@ -103,3 +104,22 @@ def test_finish_rendered_writes_a_render_result_with_its_length() -> None:
     finish_rendered(request, b"body")
     assert header(request, b"content-length") == b"4"
     assert wire(request).endswith(b"body")
+
+
+@pytest.mark.parametrize(
+    ("base_filename", "view", "set_type", "expected"),
+    [
+        ("/", ".view/home.html", None, "text/html; charset=utf-8"),
+        ("/", ".view/home.html.j2", None, "text/html; charset=utf-8"),
+        ("/feed.json", ".view/feed.pyml", None, "application/json; charset=utf-8"),
+        ("/", ".view/feed.pyml", None, "application/octet-stream"),
+        ("/", ".view/home.html", "text/csv", "text/csv"),
+        ("page.py", "", None, "application/octet-stream"),
+        ("page.py", ".view/list.html", None, "text/html; charset=utf-8"),
+    ],
+)
+def test_a_controller_page_is_typed_by_its_view_unless_it_sets_a_type(
+    base_filename: str, view: str, set_type: str | None, expected: str
+) -> None:
+    state = RequestState(view=view, content_type=set_type)
+    assert default_content_type(base_filename, state) == expected

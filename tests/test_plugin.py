@@ -130,7 +130,8 @@ def test_wheel_contents(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("krait-*.whl")
+    (wheel,) = tmp_path.glob("krait_server-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "twisted/plugins/krait_plugin.py" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert not any(name.startswith("tests/") or name.startswith("site_demo/") for name in names)

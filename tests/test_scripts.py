@@ -389,6 +389,8 @@ def test_error_in_a_script_is_a_500_without_the_traceback(
     assert "500 Internal Server Error" in response.text
     assert "the hidden cause" not in response.text
     assert "Traceback" not in response.text
+    assert "raise ValueError" not in response.text  # no source either
+    assert "boom.py" not in response.text
 
 
 def test_error_in_a_script_logs_its_traceback(site: Server, http: requests.Session) -> None:
@@ -448,12 +450,18 @@ def test_debug_mode_shows_the_traceback_in_the_page(tmp_path: Path) -> None:
     root = write_site(tmp_path / "site", {"boom.py": SCRIPTS["boom.py"]})
     server = start_server(root, tmp_path / "logs", "--debug")
     try:
-        response = requests.get(server.url + "/boom", timeout=10)
+        response = requests.get(server.url + "/boom?x=1", cookies={"session": "s3cret"}, timeout=10)
     finally:
         server.stop()
     assert response.status_code == 500
     assert "ValueError: the hidden cause" in response.text
     assert "boom.py" in response.text
+    assert (
+        '<span class="here"><i>2</i>    raise ValueError(&#x27;the hidden cause&#x27;)</span>'
+        in response.text
+    )
+    assert "<th>x</th><td>1</td>" in response.text
+    assert "session=[hidden]" in response.text and "s3cret" not in response.text
 
 
 def test_edited_script_runs_its_new_code_on_the_next_request(tmp_path: Path) -> None:

@@ -224,6 +224,7 @@ def test_unix_socket_endpoint(tmp_path: Path) -> None:
         assert connection.getresponse().read() == b"over unix"
     finally:
         server.stop()
+    assert f"serving {site} on http on the unix socket {sock_path}\n" in server.stderr()
 
 
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
@@ -272,6 +273,8 @@ def test_systemd_socket_activation(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+    ready = f"serving {site} on http://127.0.0.1:{port} (a socket from systemd)\n"
+    assert ready in (tmp_path / "stderr.txt").read_text()
 
 
 def test_systemd_endpoint_without_a_socket_is_reported(tmp_path: Path) -> None:
