@@ -170,3 +170,14 @@ def test_every_module_is_short_and_says_what_it_owns(path: Path) -> None:
     source = path.read_text()
     assert len(source.splitlines()) <= 400, f"{path.name} has grown past 400 lines: split it"
     assert ast.get_docstring(ast.parse(source)), f"{path.name} has no module docstring"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda path: str(path.relative_to(REPO))
+)
+def test_every_module_is_on_the_architecture_map(path: Path) -> None:
+    """docs/architecture.md lists every module: a new one gets its line there."""
+    name = path.parent.name if path.name == "__init__.py" else path.name
+    assert name in (REPO / "docs" / "architecture.md").read_text(), (
+        f"{path.relative_to(REPO)} is missing from docs/architecture.md's module map"
+    )
