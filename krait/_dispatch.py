@@ -18,7 +18,6 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-import krait
 from krait._answers import write_error
 from krait._caching import CachePolicy, cache_policy
 from krait._errors import (
@@ -33,9 +32,10 @@ from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._pyml import CompiledTemplate
+from krait._request import RawRequest
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
-from krait._static import StaticFiles, finish_without_body, request_headers
+from krait._static import StaticFiles, finish_without_body
 from krait._targets import (
     ResolvedTarget,
     TargetKind,
@@ -279,7 +279,7 @@ class RouteResource(Resource):
             request,
             f"{path} ({job.path or job.base_filename})",
             self.root.renderer.run,
-            (job, krait_api_request(request, path), upgrade),
+            (job, raw_request(request, path), upgrade),
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )
         return NOT_DONE_YET
@@ -294,17 +294,13 @@ class RouteResource(Resource):
         return policy
 
 
-def krait_api_request(request: Request, path: str) -> krait.Request:
-    """The :class:`krait.Request` user code sees for a twisted.web request to ``path``."""
-    query = request.uri.split(b"?", 1)[1].decode("latin-1") if b"?" in request.uri else ""
-    content: Any = request.content
-    if content is not None:
-        content.seek(0)
-    return krait.Request.from_stream(
-        request.method.decode("ascii", "replace"),
+def raw_request(request: Request, path: str) -> RawRequest:
+    """What a page thread needs of a twisted.web request to ``path``, still undecoded."""
+    return RawRequest(
+        request.method,
         path,
-        query,
-        request.clientproto.decode("ascii", "replace"),
-        request_headers(request),
-        content,
+        request.uri,
+        request.clientproto,
+        list(request.requestHeaders.getAllRawHeaders()),
+        request.content,
     )

@@ -22,6 +22,7 @@ from krait import _context
 from krait._errors import TargetNotFound, ViewNotFound
 from krait._mime import content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
+from krait._request import RawRequest
 from krait._scripts import MtimeCache, compile_script, make_function
 from krait._targets import TargetKind, kind_for, resolve_view
 
@@ -124,17 +125,21 @@ class PageRenderer:
         compiled: CompiledTemplate | None = self._templates.cached(path)
         return compiled
 
-    def run(self, job: PageJob, request: krait.Request, upgrade: bool = False) -> PageResult:
+    def run(
+        self, job: PageJob, raw: RawRequest | krait.Request, upgrade: bool = False
+    ) -> PageResult:
         """Run a job for a request; call this in a worker thread.
 
         Args:
             job: what to run.
-            request: the request, as the Krait API shows it.
+            raw: the request as received (decoded here, off the reactor), or as the Krait
+                API shows it.
             upgrade: this is a WebSocket upgrade (sets ``krait.websockets.request``).
 
         Raises:
             Exception: whatever the user code raised; the caller maps it to a 500.
         """
+        request = raw.decode() if isinstance(raw, RawRequest) else raw
         state = _context.RequestState(request=request)
         if upgrade:
             from krait.websockets import WebsocketsRequest

@@ -35,6 +35,7 @@ from krait._ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from krait._request import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
 
 SMALL_FILE = 64 * 1024
@@ -142,12 +143,7 @@ class StaticFiles:
 
 def request_headers(request: Request) -> dict[str, str]:
     """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
-    headers: dict[str, str] = {}
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        key = name.decode("latin-1").lower()
-        joined = ", ".join(v.decode("latin-1") for v in values)
-        headers[key] = f"{headers[key]}, {joined}" if key in headers else joined
-    return headers
+    return decode_headers(request.requestHeaders.getAllRawHeaders())
 
 
 def serve_file(
