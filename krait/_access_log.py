@@ -1,8 +1,16 @@
-"""Formats access-log lines in the combined log format (as Apache and nginx write it)."""
+"""Formats access-log lines in the combined log format (as Apache and nginx write it).
+
+The reactor only takes an :data:`AccessRecord` (references to what the request already
+holds); the log's writer thread turns records into lines with :func:`record_lines`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+AccessRecord = tuple[str, str, bytes, bytes, bytes, int, int, "bytes | None", "bytes | None"]
+"""host, timestamp, method, target, protocol, status, length, Referer, User-Agent."""
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
 _PLAIN = re.compile(rb"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
@@ -55,4 +63,13 @@ def combined_line(
     return (
         f'{host} - - {timestamp} "{method} {target} {protocol}" {status} '
         f'{length or "-"} "{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"'
+    )
+
+
+def record_lines(records: Iterable[AccessRecord]) -> str:
+    """The combined-format lines of access records, each ending with a newline."""
+    return "".join(
+        combined_line(host, timestamp, (method, target, protocol), status, length, ref, agent)
+        + "\n"
+        for host, timestamp, method, target, protocol, status, length, ref, agent in records
     )
