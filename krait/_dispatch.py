@@ -176,8 +176,10 @@ class RouteResource(Resource):
         self.root = root
         self.pool = pool
         self.writer = root.writer
-        self._resolved: dict[str, tuple[float, ResolvedTarget]] = {}
+        self._resolved: dict[str, tuple[float, ResolvedTarget, str]] = {}
         self._policies: dict[tuple[str, bool], CachePolicy] = {}
+        self._cache_controls: dict[str, bytes] = {}
+        self._jobs: dict[tuple[str, str, str], PageJob] = {}
 
     def serve(self, request: Request, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -186,13 +188,13 @@ class RouteResource(Resource):
             return self._run_page(request, path, job, cache_key(path))
         target = self.route.target if self.route.target is not None else path
         try:
-            resolved = self._resolve(target)
+            resolved, key = self._resolve(target)
         except TargetNotFound as error:
             log.debug("404 for {path!r}: {reason}", path=path, reason=error)
             return write_error(request, 404)
-        key = cache_key(target)
         if upgrade or resolved.kind is TargetKind.SCRIPT:
-            job = PageJob(kind="script", path=resolved.path, base_filename=resolved.relative)
+            kind = "script" if resolved.kind is TargetKind.SCRIPT else "file"
+            job = self._job(kind, resolved)
             return self._run_page(request, path, job, key, upgrade=upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
             template = self.root.renderer.cached_template(resolved.path)
@@ -217,8 +219,7 @@ class RouteResource(Resource):
     ) -> bytes | int:
         """Render a template with code in the pool; one without code is a static file."""
         if template.is_dynamic:
-            job = PageJob(kind="template", path=resolved.path, base_filename=resolved.relative)
-            return self._run_page(request, path, job, key)
+            return self._run_page(request, path, self._job("template", resolved), key)
         return self._serve_static(request, resolved, key)
 
     def _template_compiled(
@@ -243,8 +244,18 @@ class RouteResource(Resource):
             body = self.writer.fail(request, Failure())
         finish_rendered(request, body)
 
-    def _resolve(self, target: str) -> ResolvedTarget:
-        """Resolve a target, reusing a resolution made less than a second ago.
+    def _job(self, kind: str, resolved: ResolvedTarget) -> PageJob:
+        """The job running a resolved file (the same object for each request to it)."""
+        job = self._jobs.get((kind, resolved.path, resolved.relative))
+        if job is None:
+            job = PageJob(kind=kind, path=resolved.path, base_filename=resolved.relative)
+            if len(self._jobs) >= 4096:
+                self._jobs.clear()
+            self._jobs[(kind, resolved.path, resolved.relative)] = job
+        return job
+
+    def _resolve(self, target: str) -> tuple[ResolvedTarget, str]:
+        """Resolve a target and its cache key, reusing a resolution made less than a second ago.
 
         The reused path is the real path checked when it was resolved, and whoever opens the
         file stats it again, so an edited or deleted file is seen at once. Only a new file that
@@ -254,12 +265,13 @@ class RouteResource(Resource):
         now = time.monotonic()
         cached = self._resolved.get(target)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return cached[1], cached[2]
         resolved = resolve_target(self.root.site.real_root, target)
+        key = cache_key(target)
         if len(self._resolved) >= 4096:
             self._resolved.clear()
-        self._resolved[target] = (now + RESOLUTION_TTL, resolved)
-        return resolved
+        self._resolved[target] = (now + RESOLUTION_TTL, resolved, key)
+        return resolved, key
 
     def _serve_static(self, request: Request, resolved: ResolvedTarget, key: str) -> bytes | int:
         if request.method == b"OPTIONS":
@@ -274,7 +286,11 @@ class RouteResource(Resource):
     def _run_page(
         self, request: Request, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
-        cache_control = self._policy(key, dynamic=True).header.encode("ascii")
+        cache_control = self._cache_controls.get(key)
+        if cache_control is None:
+            cache_control = self._policy(key, dynamic=True).header.encode("ascii")
+            if len(self._cache_controls) < 4096:
+                self._cache_controls[key] = cache_control
         self.root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",

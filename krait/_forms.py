@@ -84,6 +84,8 @@ def parse_query(query: str) -> dict[str, str]:
         The fields as a dict.
     """
     fields: dict[str, str] = {}
+    if not query:
+        return fields
     for field in query.split("&"):
         if not field:
             continue

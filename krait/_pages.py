@@ -29,12 +29,13 @@ from krait._targets import TargetKind, kind_for, resolve_view
 JINJA_SUFFIXES = (".j2", ".jinja")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PageJob:
-    """What to run for one request.
+    """What to run for one request (shared by the requests to the same file).
 
     Attributes:
-        kind: ``"script"``, ``"template"`` or ``"ctrl"``.
+        kind: ``"script"``, ``"template"``, ``"ctrl"``, or ``"file"`` (a WebSocket route's
+            target, rendered by its kind).
         path: the file to run (scripts and templates).
         base_filename: the route target or URL whose extension gives the Content-Type.
         ctrl_class: the controller class of an MVC route.
@@ -148,6 +149,8 @@ class PageRenderer:
         with _context.activate(state):
             if job.kind == "ctrl":
                 text = self.render_ctrl(job.ctrl_class())
+            elif job.kind == "script":  # resolved as a script already: no need to look again
+                text = self._run_script(job.path)
             else:
                 text = self.render_file(job.path)
             return _assemble(state, text)
