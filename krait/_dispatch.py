@@ -180,6 +180,7 @@ class RouteResource(Resource):
         self._policies: dict[tuple[str, bool], CachePolicy] = {}
         self._cache_controls: dict[str, bytes] = {}
         self._jobs: dict[tuple[str, str, str], PageJob] = {}
+        self._content_types: dict[str, str] = {}
 
     def serve(self, request: Request, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -280,7 +281,11 @@ class RouteResource(Resource):
             return finish_without_body(request)
         policy = self._policy(key, dynamic=False)
         # The type follows the name that was asked for, not a symlink's target.
-        content_type = content_type_for(resolved.relative)
+        content_type = self._content_types.get(resolved.relative)
+        if content_type is None:
+            content_type = content_type_for(resolved.relative)
+            if len(self._content_types) < 4096:
+                self._content_types[resolved.relative] = content_type
         return self.root.files.serve(request, resolved.path, content_type, policy)
 
     def _run_page(
