@@ -37,6 +37,7 @@ from krait._ranges import (
 )
 from krait._request import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
+from krait._twisted_compat import prepared_headers, put_prepared_headers
 
 SMALL_FILE = 64 * 1024
 """Files up to this size are written in one go, without a producer."""
@@ -82,9 +83,7 @@ class StaticFiles:
         if request.method in (b"GET", b"HEAD") and not _is_conditional(request):
             entity = self._entity(path, content_type, policy)
             if entity is not None:
-                set_raw = request.responseHeaders.setRawHeaders
-                for name, value in entity.headers:
-                    set_raw(name, [value])
+                put_prepared_headers(request.responseHeaders, entity.headers)
                 return b"" if request.method == b"HEAD" else entity.body
         return serve_file(request, path, content_type, policy)
 
@@ -120,7 +119,7 @@ class StaticFiles:
         ]
         if policy.store:
             headers.append((b"etag", make_etag(*identity).encode()))
-        entity = _Entity(identity, tuple(headers), body)
+        entity = _Entity(identity, prepared_headers(headers), body)
         self._remember(key, entity)
         return entity
 

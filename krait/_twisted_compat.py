@@ -14,6 +14,7 @@ from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.web import http
+from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
 
 BAD_REQUEST_HOOK = "_respondToBadRequestAndDisconnect"
@@ -137,3 +138,20 @@ def is_abandoned(request: Request) -> bool:
     the request's channel. For ``WorkerPool.submit(..., abandoned=...)``.
     """
     return getattr(request, "channel", None) is None or bool(request.finished)
+
+
+def prepared_headers(pairs: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+    """Header pairs as :func:`put_prepared_headers` wants them: names in the canonical case
+    ``Headers`` keys its table by, values checked (through the public API, once)."""
+    headers = Headers()
+    for name, value in pairs:
+        headers.setRawHeaders(name, [value])
+    return tuple((name, values[0]) for name, values in headers.getAllRawHeaders())
+
+
+def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Set headers made by :func:`prepared_headers` straight into the table (``_rawHeaders``),
+    skipping the per-call name encoding and value check of ``setRawHeaders``."""
+    table: dict[bytes, list[bytes]] = headers._rawHeaders
+    for name, value in pairs:
+        table[name] = [value]

@@ -15,6 +15,7 @@ from twisted.internet.task import Clock
 from twisted.internet.tcp import Connection
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.web import http
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 from twisted.web.test.requesthelper import DummyChannel
@@ -171,3 +172,14 @@ def test_exit_normally_after_signal_clears_the_signal_twistd_would_re_raise() ->
     reactor._exitSignal = 15  # type: ignore[attr-defined]
     compat.exit_normally_after_signal(reactor)
     assert reactor._exitSignal is None  # type: ignore[attr-defined]
+
+
+def test_prepared_headers_go_straight_into_the_table_under_their_canonical_names() -> None:
+    pairs = compat.prepared_headers([(b"content-length", b"5"), (b"x-krait-odd", b"a b")])
+    headers = Headers({b"Content-Length": [b"1"], b"Date": [b"today"]})
+    compat.put_prepared_headers(headers, pairs)
+    assert headers.getRawHeaders(b"content-length") == [b"5"]
+    assert headers.getRawHeaders(b"X-KRAIT-ODD") == [b"a b"]
+    assert headers.getRawHeaders(b"date") == [b"today"]
+    headers.addRawHeader(b"content-length", b"6")  # a copy: the prepared pairs stay as they are
+    assert pairs[0] == (b"Content-Length", b"5")
