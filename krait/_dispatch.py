@@ -83,6 +83,7 @@ class KraitRoot(Resource):
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
+        self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
     def render(self, request: Request) -> bytes | int:
         raw_path = origin_path(request)
@@ -98,26 +99,35 @@ class KraitRoot(Resource):
         except BadRequestPath as error:
             log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
             return write_error(request, 400)
-        method = request.method.decode("ascii", "replace")
         upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
-        try:
-            route = match_route(self.site.routes, method, path, upgrade)
-        except UpgradeRequired as error:
-            request.setHeader(b"allow", error.allow_header)
-            request.setHeader(b"upgrade", b"websocket")
-            request.setHeader(b"connection", b"Upgrade")
-            return write_error(request, 426)
-        except MethodNotAllowed as error:
-            request.setHeader(b"allow", error.allow_header)
-            if method == "OPTIONS":
-                request.setResponseCode(204)
-                return finish_without_body(request)
-            return write_error(request, 405)
-        except NoRouteMatched:
-            return write_error(request, 404)
+        route = self._matched.get((request.method, path, upgrade))
+        if route is None:
+            try:
+                route = self._match(request.method, path, upgrade)
+            except UpgradeRequired as error:
+                request.setHeader(b"allow", error.allow_header)
+                request.setHeader(b"upgrade", b"websocket")
+                request.setHeader(b"connection", b"Upgrade")
+                return write_error(request, 426)
+            except MethodNotAllowed as error:
+                request.setHeader(b"allow", error.allow_header)
+                if request.method == b"OPTIONS":
+                    request.setResponseCode(204)
+                    return finish_without_body(request)
+                return write_error(request, 405)
+            except NoRouteMatched:
+                return write_error(request, 404)
         return self.routes[route.index].serve(request, path, upgrade)
+
+    def _match(self, method: bytes, path: str, upgrade: bool) -> CompiledRoute:
+        """Match a route, remembering the match (routes never change once the site loaded)."""
+        route = match_route(self.site.routes, method.decode("ascii", "replace"), path, upgrade)
+        if len(self._matched) >= 4096:
+            self._matched.clear()
+        self._matched[(method, path, upgrade)] = route
+        return route
 
     def worker_pools(self) -> list[WorkerPool]:
         """Every pool this tree runs user code in (to stop them with the site)."""
