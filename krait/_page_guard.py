@@ -119,6 +119,10 @@ class PageGuard:
     def _done(self, watched: _Watched, sink: _Sink, succeeded: bool, value: Any) -> None:
         self._queue_watch.pop(watched, None)
         self._time_watch.pop(watched, None)
+        if not self._queue_watch and not self._time_watch and self._timer is not None:
+            # Nothing left to watch: an idle server keeps no timer (and a test no dirty reactor).
+            self._timer.cancel()
+            self._timer = None
         if succeeded or not isinstance(value, Failure):
             sink(succeeded, value)
         elif isinstance(value.value, JobSkippedError):
