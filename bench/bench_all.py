@@ -197,14 +197,12 @@ def measure_round(servers: list[Server], root: Path, logs: Path, args: argparse.
 
 
 def print_throughput(servers: list[Server]) -> None:
-    print(f"\n{'server':<24} {'page':<14} {'req/s per round':<24} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"\n{'server':<24} {'page':<14} {'req/s per round':<18} {'p99 ms per round':<18}")
     for server in servers:
         for label, runs in server.results.items():
             rates = " ".join(f"{run.rps:>7.0f}" for run in runs)
-            print(
-                f"{server.name:<24} {label:<14} {rates:<24} "
-                f"{runs[-1].p50_ms:>8.2f} {runs[-1].p99_ms:>8.2f}"
-            )
+            p99s = " ".join(f"{run.p99_ms:>7.1f}" for run in runs)
+            print(f"{server.name:<24} {label:<14} {rates:<18} {p99s:<18}")
     by_name = {server.name: server for server in servers}
     print(f"\n{'ratio (per round)':<34} values")
     for title, (name, label), (anchor_name, anchor_label) in RATIOS:
