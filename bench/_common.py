@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,24 +53,52 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def wrk_rps(url: str, seconds: int, connections: int) -> float:
-    """Requests per second wrk reaches on ``url`` (one thread, keep-alive, on CPU 1).
+@dataclass(frozen=True)
+class WrkResult:
+    """Throughput and latency percentiles wrk measured (closed loop: at saturation)."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def wrk(url: str, seconds: int, connections: int) -> WrkResult:
+    """Run wrk on ``url`` (one thread, keep-alive, on CPU 1) and read its figures.
 
     Raises:
         RuntimeError: wrk saw error answers (fast and meaningless) or printed no result.
     """
     done = subprocess.run(
-        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], "1"),
+        pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url], "1"),
         capture_output=True,
         text=True,
         timeout=seconds + 30,
     )
     if "Non-2xx" in done.stdout:
         raise RuntimeError(f"{url}: wrk saw error answers:\n{done.stdout}")
+    figures: dict[str, float] = {}
     for line in done.stdout.splitlines():
+        fields = line.split()
         if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+            figures["rps"] = float(fields[1])
+        elif len(fields) == 2 and fields[0] in ("50%", "99%"):
+            figures[fields[0]] = _milliseconds(fields[1])
+    if len(figures) != 3:
+        raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+    return WrkResult(figures["rps"], figures["50%"], figures["99%"])
+
+
+def _milliseconds(text: str) -> float:
+    """wrk's ``812.00us``, ``3.20ms`` or ``1.02s`` in milliseconds."""
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+def wrk_rps(url: str, seconds: int, connections: int) -> float:
+    """Requests per second wrk reaches on ``url`` (see :func:`wrk`)."""
+    return wrk(url, seconds, connections).rps
 
 
 def start_krait(site: Path, port: int, *options: str) -> subprocess.Popen[bytes]:

@@ -1,10 +1,13 @@
-"""The anchors of ``bench_scripts.py``: hello-world on plain twisted.web and on Klein.
+"""The anchors of ``bench_scripts.py`` and ``bench_all.py``: plain twisted.web, Klein, Jinja2.
 
     python bench/hello_servers.py resource PORT
     python bench/hello_servers.py klein PORT
+    python bench/hello_servers.py jinja PORT
 
-Both listen on 127.0.0.1:PORT, answer every GET with :data:`BODY` as ``text/plain`` and write
-no access log, like krait started with ``--no-access-log``.
+Each listens on 127.0.0.1:PORT and writes no access log, like krait started with
+``--no-access-log``. ``resource`` and ``klein`` answer every GET with :data:`BODY` as
+``text/plain``; ``jinja`` renders :data:`JINJA_PAGE` (the page ``bench_all.py`` serves with
+Pyml and with an MVC controller) from a plain Resource.
 """
 
 from __future__ import annotations
@@ -27,6 +30,34 @@ class Hello(Resource):
     def render_GET(self, request: Any) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return BODY
+
+
+ROWS = [(number, f"item <{number}>") for number in range(20)]
+"""The rows of the benchmark page (escaped on the way out)."""
+
+JINJA_PAGE = """<!DOCTYPE html>
+<html><head><title>Items</title></head><body>
+<ul>
+{% for number, name in rows %}<li class="row-{{ number }}">{{ number }}: {{ name }}</li>
+{% endfor %}</ul>
+</body></html>
+"""
+
+
+class JinjaPage(Resource):
+    """A leaf rendering :data:`JINJA_PAGE` with Jinja2 for every GET."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        import jinja2
+
+        self.template = jinja2.Environment(autoescape=True).from_string(JINJA_PAGE)
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return self.template.render(rows=ROWS).encode()
 
 
 class QuietSite(Site):
@@ -56,10 +87,11 @@ def main() -> None:
     from twisted.internet import reactor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["resource", "klein"])
+    parser.add_argument("kind", choices=["resource", "klein", "jinja"])
     parser.add_argument("port", type=int)
     args = parser.parse_args()
-    root = Hello() if args.kind == "resource" else klein_resource()
+    roots = {"resource": Hello, "klein": klein_resource, "jinja": JinjaPage}
+    root = roots[args.kind]()
     reactor.listenTCP(args.port, QuietSite(root), interface="127.0.0.1")  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
 

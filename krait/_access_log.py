@@ -1,10 +1,18 @@
-"""Formats access-log lines: the combined log format (as Apache and nginx write it), or JSON."""
+"""Formats access-log lines: the combined log format (as Apache and nginx write it), or JSON.
+
+The reactor only takes an :data:`AccessRecord` (references to what the request already
+holds); the log's writer thread turns records into lines with :func:`record_lines`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
+
+AccessRecord = tuple[str, str, bytes, bytes, bytes, int, int, "bytes | None", "bytes | None"]
+"""host, timestamp, method, target, protocol, status, length, Referer, User-Agent."""
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
 _PLAIN = re.compile(rb"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
@@ -129,3 +137,17 @@ def json_access_line(
 
 def _text(value: bytes) -> str:
     return value.decode("utf-8", "backslashreplace")
+
+
+def record_lines(records: Iterable[AccessRecord], line: Callable[..., str] | None = None) -> str:
+    """The lines of access records, each ending with a newline.
+
+    Args:
+        records: the records, oldest first.
+        line: :func:`combined_line` (the default) or :func:`json_access_line`.
+    """
+    line = line or combined_line
+    return "".join(
+        line(host, timestamp, (method, target, protocol), status, length, ref, agent) + "\n"
+        for host, timestamp, method, target, protocol, status, length, ref, agent in records
+    )

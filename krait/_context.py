@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
@@ -81,14 +79,25 @@ def readable() -> RequestState:
     return state if state is not None else RequestState()
 
 
-@contextmanager
-def activate(state: RequestState) -> Iterator[RequestState]:
-    """Make ``state`` the request state of this context while the block runs."""
-    token = _state.set(state)
-    try:
-        yield state
-    finally:
-        _state.reset(token)
+class _Activation:
+    """The ``with`` block of :func:`activate` (a class: a generator costs more per page)."""
+
+    __slots__ = ("_state", "_token")
+
+    def __init__(self, state: RequestState) -> None:
+        self._state = state
+
+    def __enter__(self) -> RequestState:
+        self._token = _state.set(self._state)
+        return self._state
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.reset(self._token)
+
+
+def activate(state: RequestState) -> _Activation:
+    """Make ``state`` the request state of this context while the ``with`` block runs."""
+    return _Activation(state)
 
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(RequestState))

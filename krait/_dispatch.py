@@ -18,7 +18,6 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-import krait
 from krait._answers import write_error
 from krait._caching import CachePolicy, cache_policy
 from krait._errors import (
@@ -33,9 +32,10 @@ from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._pyml import CompiledTemplate
+from krait._request import RawRequest
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
-from krait._static import StaticFiles, finish_without_body, request_headers
+from krait._static import StaticFiles, finish_without_body
 from krait._targets import (
     ResolvedTarget,
     TargetKind,
@@ -83,6 +83,7 @@ class KraitRoot(Resource):
         self.files = StaticFiles()
         self.routes = [RouteResource(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
+        self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
     def render(self, request: Request) -> bytes | int:
         raw_path = origin_path(request)
@@ -98,26 +99,35 @@ class KraitRoot(Resource):
         except BadRequestPath as error:
             log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
             return write_error(request, 400)
-        method = request.method.decode("ascii", "replace")
         upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
-        try:
-            route = match_route(self.site.routes, method, path, upgrade)
-        except UpgradeRequired as error:
-            request.setHeader(b"allow", error.allow_header)
-            request.setHeader(b"upgrade", b"websocket")
-            request.setHeader(b"connection", b"Upgrade")
-            return write_error(request, 426)
-        except MethodNotAllowed as error:
-            request.setHeader(b"allow", error.allow_header)
-            if method == "OPTIONS":
-                request.setResponseCode(204)
-                return finish_without_body(request)
-            return write_error(request, 405)
-        except NoRouteMatched:
-            return write_error(request, 404)
+        route = self._matched.get((request.method, path, upgrade))
+        if route is None:
+            try:
+                route = self._match(request.method, path, upgrade)
+            except UpgradeRequired as error:
+                request.setHeader(b"allow", error.allow_header)
+                request.setHeader(b"upgrade", b"websocket")
+                request.setHeader(b"connection", b"Upgrade")
+                return write_error(request, 426)
+            except MethodNotAllowed as error:
+                request.setHeader(b"allow", error.allow_header)
+                if request.method == b"OPTIONS":
+                    request.setResponseCode(204)
+                    return finish_without_body(request)
+                return write_error(request, 405)
+            except NoRouteMatched:
+                return write_error(request, 404)
         return self.routes[route.index].serve(request, path, upgrade)
+
+    def _match(self, method: bytes, path: str, upgrade: bool) -> CompiledRoute:
+        """Match a route, remembering the match (routes never change once the site loaded)."""
+        route = match_route(self.site.routes, method.decode("ascii", "replace"), path, upgrade)
+        if len(self._matched) >= 4096:
+            self._matched.clear()
+        self._matched[(method, path, upgrade)] = route
+        return route
 
     def worker_pools(self) -> list[WorkerPool]:
         """Every pool this tree runs user code in (to stop them with the site)."""
@@ -186,8 +196,11 @@ class RouteResource(Resource):
         self.root = root
         self.pool = pool
         self.writer = root.writer
-        self._resolved: dict[str, tuple[float, ResolvedTarget]] = {}
+        self._resolved: dict[str, tuple[float, ResolvedTarget, str]] = {}
         self._policies: dict[tuple[str, bool], CachePolicy] = {}
+        self._cache_controls: dict[str, bytes] = {}
+        self._jobs: dict[tuple[str, str, str], PageJob] = {}
+        self._content_types: dict[str, str] = {}
 
     def serve(self, request: Request, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -196,13 +209,13 @@ class RouteResource(Resource):
             return self._run_page(request, path, job, cache_key(path))
         target = self.route.target if self.route.target is not None else path
         try:
-            resolved = self._resolve(target)
+            resolved, key = self._resolve(target)
         except TargetNotFound as error:
             log.debug("404 for {path!r}: {reason}", path=path, reason=error)
             return write_error(request, 404)
-        key = cache_key(target)
         if upgrade or resolved.kind is TargetKind.SCRIPT:
-            job = PageJob(kind="script", path=resolved.path, base_filename=resolved.relative)
+            kind = "script" if resolved.kind is TargetKind.SCRIPT else "file"
+            job = self._job(kind, resolved)
             return self._run_page(request, path, job, key, upgrade=upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
             template = self.root.renderer.cached_template(resolved.path)
@@ -227,8 +240,7 @@ class RouteResource(Resource):
     ) -> bytes | int:
         """Render a template with code in the pool; one without code is a static file."""
         if template.is_dynamic:
-            job = PageJob(kind="template", path=resolved.path, base_filename=resolved.relative)
-            return self._run_page(request, path, job, key)
+            return self._run_page(request, path, self._job("template", resolved), key)
         return self._serve_static(request, resolved, key)
 
     def _template_compiled(
@@ -253,8 +265,18 @@ class RouteResource(Resource):
             body = self.writer.fail(request, Failure())
         finish_rendered(request, body)
 
-    def _resolve(self, target: str) -> ResolvedTarget:
-        """Resolve a target, reusing a resolution made less than a second ago.
+    def _job(self, kind: str, resolved: ResolvedTarget) -> PageJob:
+        """The job running a resolved file (the same object for each request to it)."""
+        job = self._jobs.get((kind, resolved.path, resolved.relative))
+        if job is None:
+            job = PageJob(kind=kind, path=resolved.path, base_filename=resolved.relative)
+            if len(self._jobs) >= 4096:
+                self._jobs.clear()
+            self._jobs[(kind, resolved.path, resolved.relative)] = job
+        return job
+
+    def _resolve(self, target: str) -> tuple[ResolvedTarget, str]:
+        """Resolve a target and its cache key, reusing a resolution made less than a second ago.
 
         The reused path is the real path checked when it was resolved, and whoever opens the
         file stats it again, so an edited or deleted file is seen at once. Only a new file that
@@ -264,12 +286,13 @@ class RouteResource(Resource):
         now = time.monotonic()
         cached = self._resolved.get(target)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return cached[1], cached[2]
         resolved = resolve_target(self.root.site.real_root, target)
+        key = cache_key(target)
         if len(self._resolved) >= 4096:
             self._resolved.clear()
-        self._resolved[target] = (now + RESOLUTION_TTL, resolved)
-        return resolved
+        self._resolved[target] = (now + RESOLUTION_TTL, resolved, key)
+        return resolved, key
 
     def _serve_static(self, request: Request, resolved: ResolvedTarget, key: str) -> bytes | int:
         if request.method == b"OPTIONS":
@@ -278,20 +301,26 @@ class RouteResource(Resource):
             return finish_without_body(request)
         policy = self._policy(key, dynamic=False)
         # The type follows the name that was asked for, not a symlink's target.
-        content_type = content_type_for(resolved.relative)
+        content_type = self._content_types.get(resolved.relative)
+        if content_type is None:
+            content_type = content_type_for(resolved.relative)
+            if len(self._content_types) < 4096:
+                self._content_types[resolved.relative] = content_type
         return self.root.files.serve(request, resolved.path, content_type, policy)
 
     def _run_page(
         self, request: Request, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
-        cache_control = self._policy(key, dynamic=True).header.encode("ascii")
-        krait_request = krait_api_request(request, path)
-        krait_request.params = self.route.params(path)
+        cache_control = self._cache_controls.get(key)
+        if cache_control is None:
+            cache_control = self._policy(key, dynamic=True).header.encode("ascii")
+            if len(self._cache_controls) < 4096:
+                self._cache_controls[key] = cache_control
         self.root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",
             self.root.renderer.run,
-            (job, krait_request, upgrade),
+            (job, raw_request(request, path, self.route.params(path)), upgrade),
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )
         return NOT_DONE_YET
@@ -306,17 +335,15 @@ class RouteResource(Resource):
         return policy
 
 
-def krait_api_request(request: Request, path: str) -> krait.Request:
-    """The :class:`krait.Request` user code sees for a twisted.web request to ``path``."""
-    query = request.uri.split(b"?", 1)[1].decode("latin-1") if b"?" in request.uri else ""
-    content: Any = request.content
-    if content is not None:
-        content.seek(0)
-    return krait.Request.from_stream(
-        request.method.decode("ascii", "replace"),
+def raw_request(request: Request, path: str, params: dict[str, str]) -> RawRequest:
+    """What a page thread needs of a twisted.web request to ``path``, still undecoded;
+    ``params`` are the route parameters."""
+    return RawRequest(
+        request.method,
         path,
-        query,
-        request.clientproto.decode("ascii", "replace"),
-        request_headers(request),
-        content,
+        request.uri,
+        request.clientproto,
+        list(request.requestHeaders.getAllRawHeaders()),
+        request.content,
+        params,
     )

@@ -13,6 +13,7 @@ import io
 import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import IO, Any, cast
 
 from twisted.internet.task import LoopingCall
@@ -21,7 +22,7 @@ from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import Resource
 
-from krait._access_log import combined_line
+from krait._access_log import AccessRecord, combined_line, record_lines
 from krait._answers import refusal, refusal_reason, send_refusal
 from krait._channel import KraitChannel
 from krait._connection_refusal import ConnectionRefusal
@@ -256,7 +257,7 @@ class KraitSite(server.Site):
         self._log_file: IO[str] | None = None
         self._log_writer: LogWriter | None = None
         self._owns_log_file = False
-        self._pending: list[str] = []
+        self._pending: list[AccessRecord] = []
         self._flusher: LoopingCall | None = None
 
     def acceptableProtocols(self) -> list[bytes]:
@@ -274,7 +275,11 @@ class KraitSite(server.Site):
         else:
             self._log_file = open(self._access_log_target, "a", encoding="utf-8")  # noqa: SIM115
             self._owns_log_file = True
-        self._log_writer = LogWriter(self._log_file, name="krait-access-log")
+        self._log_writer = LogWriter(
+            self._log_file,
+            name="krait-access-log",
+            formatter=partial(record_lines, line=self._access_format),
+        )
         self._flusher = LoopingCall(self.flush_access_log)
         self._flusher.clock = self.reactor
         self._flusher.start(1.0, now=False)
@@ -298,17 +303,23 @@ class KraitSite(server.Site):
     def log(self, request: http.Request) -> None:
         if self._log_file is None:
             return
-        address = request.getClientAddress()
-        line = self._access_format(
-            getattr(address, "host", None) or "-",
-            log_date_time(self) or "-",
-            (request.method, request.uri, request.clientproto),
-            request.code,
-            request.sentLength,
-            request.getHeader(b"referer"),
-            request.getHeader(b"user-agent"),
+        # References only: the writer thread formats the line (_access_log.record_lines).
+        headers = request.requestHeaders
+        referrer = headers.getRawHeaders(b"referer")
+        agent = headers.getRawHeaders(b"user-agent")
+        self._pending.append(
+            (
+                getattr(request.getClientAddress(), "host", None) or "-",
+                log_date_time(self) or "-",
+                request.method,
+                request.uri,
+                request.clientproto,
+                request.code,
+                request.sentLength,
+                referrer[-1] if referrer else None,
+                agent[-1] if agent else None,
+            )
         )
-        self._pending.append(line + "\n")
         if len(self._pending) >= 256:
             self.flush_access_log()
 
@@ -319,8 +330,8 @@ class KraitSite(server.Site):
             self._pending.clear()
             return
         if self._pending:
-            writer.write("".join(self._pending))
-            self._pending.clear()
+            writer.write_records(self._pending)
+            self._pending = []
         dropped = writer.take_dropped()
         if dropped:
             log.warn(

@@ -13,9 +13,13 @@ import contextlib
 import os
 import threading
 from collections import deque
-from typing import IO
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 from krait._thread_policy import defer_to_running_threads
+
+RECORD_SIZE = 160
+"""The characters a record is counted as towards ``max_pending`` (a typical access line)."""
 
 
 class LogWriter:
@@ -27,15 +31,24 @@ class LogWriter:
             interpreter shutdown would try (and block) to flush.
         max_pending: the most characters kept while the file does not take them.
         name: the thread's name.
+        formatter: turns the records given to :meth:`write_records` into text (in the
+            writer's thread, so the caller's thread does no formatting).
     """
 
-    def __init__(self, file: IO[str], max_pending: int = 4 * 1024 * 1024, name: str = "") -> None:
+    def __init__(
+        self,
+        file: IO[str],
+        max_pending: int = 4 * 1024 * 1024,
+        name: str = "",
+        formatter: Callable[[Sequence[Any]], str] = "".join,
+    ) -> None:
         self._file = file
         self._fd = _duplicate_fd(file)
         self._max_pending = max_pending
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
-        self._pending: deque[str] = deque()
+        self._formatter = formatter
+        self._pending: deque[str | Sequence[Any]] = deque()
         self._pending_size = 0
         self._dropped_lines = 0
         self._closing = False
@@ -52,6 +65,20 @@ class LogWriter:
                 return
             self._pending.append(text)
             self._pending_size += len(text)
+            self._ready.notify()
+
+    def write_records(self, records: Sequence[Any]) -> None:
+        """Queue records, one line each, for the formatter to turn into text in the writer's
+        thread; never blocks (call from any thread; the list is the writer's from now on)."""
+        with self._lock:
+            if self._closing:
+                return
+            size = len(records) * RECORD_SIZE
+            if self._pending_size + size > self._max_pending:
+                self._dropped_lines += len(records)
+                return
+            self._pending.append(records)
+            self._pending_size += size
             self._ready.notify()
 
     def take_dropped(self) -> int:
@@ -85,12 +112,15 @@ class LogWriter:
                     self._ready.wait()
                 if not self._pending:
                     return
-                batch = "".join(self._pending)
+                batch = list(self._pending)
                 self._pending.clear()
                 self._pending_size = 0
+            text = "".join(
+                part if isinstance(part, str) else self._formatter(part) for part in batch
+            )
             # A closed pipe: nothing to do but go on serving without a log.
             with contextlib.suppress(OSError):
-                self._write(batch)
+                self._write(text)
 
     def _write(self, text: str) -> None:
         if self._fd is None:

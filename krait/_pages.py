@@ -22,6 +22,7 @@ from krait import _context
 from krait._errors import TargetNotFound, ViewNotFound
 from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
+from krait._request import RawRequest
 from krait._responses import JSON_CONTENT_TYPE, json_body
 from krait._scripts import MtimeCache, compile_script, make_function
 from krait._targets import TargetKind, kind_for, resolve_view
@@ -29,12 +30,13 @@ from krait._targets import TargetKind, kind_for, resolve_view
 JINJA_SUFFIXES = (".j2", ".jinja")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PageJob:
-    """What to run for one request.
+    """What to run for one request (shared by the requests to the same file).
 
     Attributes:
-        kind: ``"script"``, ``"template"`` or ``"ctrl"``.
+        kind: ``"script"``, ``"template"``, ``"ctrl"``, or ``"file"`` (a WebSocket route's
+            target, rendered by its kind).
         path: the file to run (scripts and templates).
         base_filename: the route target or URL whose extension gives the Content-Type.
         ctrl_class: the controller class of an MVC route.
@@ -125,17 +127,21 @@ class PageRenderer:
         compiled: CompiledTemplate | None = self._templates.cached(path)
         return compiled
 
-    def run(self, job: PageJob, request: krait.Request, upgrade: bool = False) -> PageResult:
+    def run(
+        self, job: PageJob, raw: RawRequest | krait.Request, upgrade: bool = False
+    ) -> PageResult:
         """Run a job for a request; call this in a worker thread.
 
         Args:
             job: what to run.
-            request: the request, as the Krait API shows it.
+            raw: the request as received (decoded here, off the reactor), or as the Krait
+                API shows it.
             upgrade: this is a WebSocket upgrade (sets ``krait.websockets.request``).
 
         Raises:
             Exception: whatever the user code raised; the caller maps it to a 500.
         """
+        request = raw.decode() if isinstance(raw, RawRequest) else raw
         state = _context.RequestState(request=request)
         if upgrade:
             from krait.websockets import WebsocketsRequest
@@ -144,6 +150,8 @@ class PageRenderer:
         with _context.activate(state):
             if job.kind == "ctrl":
                 text = self.render_ctrl(job.ctrl_class(), page=True)
+            elif job.kind == "script":  # resolved as a script already: no need to look again
+                text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
             return _assemble(state, text)

@@ -23,6 +23,8 @@ class JsonBodyError(ClientInputError):
 
 def _fields(query: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
+    if not query:
+        return pairs
     for field in query.split("&"):
         if not field:
             continue

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
@@ -32,6 +33,76 @@ def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
         key = name.lower()
         lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
     return lowered
+
+
+_HEADER_NAMES: dict[bytes, str] = {}
+"""Header names as received, decoded and lower-cased: a few dozen names cover most traffic."""
+
+
+def decode_headers(raw: Iterable[tuple[bytes, Sequence[bytes]]]) -> dict[str, str]:
+    """Raw header pairs as a dict of lower-case names, repeats joined with ``", "`` (Latin-1)."""
+    headers: dict[str, str] = {}
+    names = _HEADER_NAMES
+    for name, values in raw:
+        key = names.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(names) < 1024:
+                names[name] = key
+        if len(values) == 1:
+            value = values[0].decode("latin-1")
+        else:
+            value = ", ".join(v.decode("latin-1") for v in values)
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
+class RawRequest(NamedTuple):
+    """A request as received, not yet decoded: what the reactor hands to a page thread.
+
+    Taking these references costs the reactor next to nothing; decoding them into a
+    :class:`Request` (:meth:`decode`) is left to the thread that runs the page.
+
+    Attributes:
+        method: the method as received.
+        path: the percent-decoded path (routing already decoded it).
+        target: the request target as received, with the query.
+        version: the protocol as received, e.g. ``b"HTTP/1.1"``.
+        headers: the header names and their values as received.
+        body_file: the body in a seekable file, or None.
+        params: the route parameters (see :attr:`Request.params`).
+    """
+
+    method: bytes
+    path: str
+    target: bytes
+    version: bytes
+    headers: Sequence[tuple[bytes, Sequence[bytes]]]
+    body_file: IO[bytes] | None
+    params: Mapping[str, str] = _NO_PARAMS
+
+    def decode(self) -> Request:
+        """The :class:`Request` user code sees."""
+        target = self.target
+        query = target.split(b"?", 1)[1].decode("latin-1") if b"?" in target else ""
+        request = Request(
+            self.method.decode("ascii", "replace"),
+            self.path,
+            query,
+            self.version.decode("ascii", "replace"),
+            {},
+            b"",
+        )
+        request.headers = decode_headers(self.headers)
+        request.params = dict(self.params)
+        if self.body_file is not None:
+            self.body_file.seek(0)
+            request._body = None
+            request._body_file = self.body_file
+        return request
 
 
 def _as_bytes(body: bytes | bytearray | str | None) -> bytes:

@@ -35,7 +35,9 @@ from krait._ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from krait._request import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
+from krait._twisted_compat import prepared_headers, put_prepared_headers
 
 SMALL_FILE = 64 * 1024
 """Files up to this size are written in one go, without a producer."""
@@ -44,12 +46,8 @@ SEND_BUFFER = 4 * 1024 * 1024
 """Socket send buffer for large files sent with ``sendfile``."""
 
 
-_CONDITIONAL_HEADERS = (
-    b"if-match",
-    b"if-none-match",
-    b"if-modified-since",
-    b"if-unmodified-since",
-    b"range",
+_CONDITIONAL_HEADERS = frozenset(
+    {b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"range"}
 )
 
 
@@ -82,15 +80,11 @@ class StaticFiles:
         self, request: Request, path: str, content_type: str, policy: CachePolicy
     ) -> bytes | int:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
-        if request.method in (b"GET", b"HEAD"):
-            raw = request.requestHeaders
-            if not any(raw.hasHeader(name) for name in _CONDITIONAL_HEADERS):
-                entity = self._entity(path, content_type, policy)
-                if entity is not None:
-                    set_raw = request.responseHeaders.setRawHeaders
-                    for name, value in entity.headers:
-                        set_raw(name, [value])
-                    return b"" if request.method == b"HEAD" else entity.body
+        if request.method in (b"GET", b"HEAD") and not _is_conditional(request):
+            entity = self._entity(path, content_type, policy)
+            if entity is not None:
+                put_prepared_headers(request.responseHeaders, entity.headers)
+                return b"" if request.method == b"HEAD" else entity.body
         return serve_file(request, path, content_type, policy)
 
     def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
@@ -125,7 +119,7 @@ class StaticFiles:
         ]
         if policy.store:
             headers.append((b"etag", make_etag(*identity).encode()))
-        entity = _Entity(identity, tuple(headers), body)
+        entity = _Entity(identity, prepared_headers(headers), body)
         self._remember(key, entity)
         return entity
 
@@ -140,14 +134,17 @@ class StaticFiles:
         self._held += len(entity.body)
 
 
+def _is_conditional(request: Request) -> bool:
+    """Whether the request has a validator or a range (one pass over its header names)."""
+    return any(
+        name.lower() in _CONDITIONAL_HEADERS
+        for name, _ in request.requestHeaders.getAllRawHeaders()
+    )
+
+
 def request_headers(request: Request) -> dict[str, str]:
     """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
-    headers: dict[str, str] = {}
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        key = name.decode("latin-1").lower()
-        joined = ", ".join(v.decode("latin-1") for v in values)
-        headers[key] = f"{headers[key]}, {joined}" if key in headers else joined
-    return headers
+    return decode_headers(request.requestHeaders.getAllRawHeaders())
 
 
 def serve_file(

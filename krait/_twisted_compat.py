@@ -14,6 +14,7 @@ from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.web import http
+from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
 
 BAD_REQUEST_HOOK = "_respondToBadRequestAndDisconnect"
@@ -150,3 +151,20 @@ def share_adopted_unix_port(port: Any) -> None:
     """
     port._bindPath = b"\0"
     port._shouldShutdown = False
+
+
+def prepared_headers(pairs: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+    """Header pairs as :func:`put_prepared_headers` wants them: names in the canonical case
+    ``Headers`` keys its table by, values checked (through the public API, once)."""
+    headers = Headers()
+    for name, value in pairs:
+        headers.setRawHeaders(name, [value])
+    return tuple((name, values[0]) for name, values in headers.getAllRawHeaders())
+
+
+def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Set headers made by :func:`prepared_headers` straight into the table (``_rawHeaders``),
+    skipping the per-call name encoding and value check of ``setRawHeaders``."""
+    table: dict[bytes, list[bytes]] = headers._rawHeaders
+    for name, value in pairs:
+        table[name] = [value]

@@ -7,7 +7,13 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from krait._access_log import combined_line, escape_field, iso_time, json_access_line
+from krait._access_log import (
+    combined_line,
+    escape_field,
+    iso_time,
+    json_access_line,
+    record_lines,
+)
 
 
 def test_plain_fields_are_kept_as_they_are() -> None:
@@ -41,6 +47,13 @@ def test_combined_line_has_the_standard_fields_in_order() -> None:
 def test_missing_headers_and_empty_bodies_are_dashes() -> None:
     line = combined_line("::1", "[t]", (b"HEAD", b"/", b"HTTP/1.0"), 304, 0, None, None)
     assert line.endswith('"HEAD / HTTP/1.0" 304 - "-" "-"')
+
+
+def test_records_become_the_same_lines_one_per_record() -> None:
+    record = ("::1", "[t]", b"GET", b'/"x', b"HTTP/1.1", 200, 5, None, b"curl/8")
+    text = record_lines([record, record])
+    line = combined_line("::1", "[t]", (b"GET", b'/"x', b"HTTP/1.1"), 200, 5, None, b"curl/8")
+    assert text == f"{line}\n{line}\n"
 
 
 @given(st.binary())

@@ -25,6 +25,17 @@ def test_lines_reach_the_file_in_order_and_close_flushes_them(tmp_path: Path) ->
     assert path.read_text().splitlines() == [f"line {number}" for number in range(1000)]
 
 
+def test_records_are_formatted_by_the_writer_in_order_with_text(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    with path.open("w", encoding="utf-8") as file:
+        writer = LogWriter(file, formatter=lambda records: "".join(f"{r}\n" for r in records))
+        writer.write_records([1, 2])
+        writer.write("text\n")
+        writer.write_records([3])
+        assert writer.close() is True
+    assert path.read_text().splitlines() == ["1", "2", "text", "3"]
+
+
 def test_a_pipe_nobody_reads_never_blocks_the_writer_and_drops_beyond_the_bound() -> None:
     read_end, write_end = os.pipe()
     try:

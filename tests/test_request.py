@@ -13,6 +13,7 @@ import pytest
 
 from krait import Request
 from krait._forms import MultipartError
+from krait._request import RawRequest, decode_headers
 
 MULTIPART_TYPE = "multipart/form-data; boundary=xyz"
 MULTIPART_BODY = (
@@ -229,3 +230,24 @@ def test_str_without_query_has_no_question_mark() -> None:
 
 def test_repr_names_method_and_url() -> None:
     assert repr(make_request(url="/p")) == "<Request POST '/p'>"
+
+
+def test_raw_headers_decode_to_lower_case_names_with_repeats_joined() -> None:
+    raw = [(b"User-Agent", [b"curl"]), (b"Accept", [b"text/html", b"*/*"]), (b"X-\xe9", [b"\xff"])]
+    assert decode_headers(raw) == {
+        "user-agent": "curl",
+        "accept": "text/html, */*",
+        "x-\xe9": "\xff",
+    }
+
+
+def test_a_raw_request_decodes_into_the_request_scripts_see() -> None:
+    body = io.BytesIO(b"a=1")
+    body.read()
+    raw = RawRequest(b"POST", "/form", b"/form?x=%20y", b"HTTP/1.1", [(b"Host", [b"h"])], body)
+    request = raw.decode()
+    assert (request.http_method, request.url, request.query_string) == ("POST", "/form", "x=%20y")
+    assert request.query == {"x": " y"}
+    assert request.http_version == "HTTP/1.1"
+    assert request.headers == {"host": "h"}
+    assert request.body == b"a=1"

@@ -17,6 +17,7 @@ from twisted.internet.task import Clock
 from twisted.internet.tcp import Connection
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.web import http
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 from twisted.web.test.requesthelper import DummyChannel
@@ -193,3 +194,14 @@ def test_share_adopted_unix_port_neither_deletes_nor_shuts_down_the_socket(
     compat.share_adopted_unix_port(port)
     assert not unix._inFilesystemNamespace(port._bindPath)
     assert port._shouldShutdown is False
+
+
+def test_prepared_headers_go_straight_into_the_table_under_their_canonical_names() -> None:
+    pairs = compat.prepared_headers([(b"content-length", b"5"), (b"x-krait-odd", b"a b")])
+    headers = Headers({b"Content-Length": [b"1"], b"Date": [b"today"]})
+    compat.put_prepared_headers(headers, pairs)
+    assert headers.getRawHeaders(b"content-length") == [b"5"]
+    assert headers.getRawHeaders(b"X-KRAIT-ODD") == [b"a b"]
+    assert headers.getRawHeaders(b"date") == [b"today"]
+    headers.addRawHeader(b"content-length", b"6")  # a copy: the prepared pairs stay as they are
+    assert pairs[0] == (b"Content-Length", b"5")
