@@ -81,7 +81,7 @@ class KraitRoot(Resource):
         self.writer = PageWriter(pool, debug, ws_hub)
         self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())
         self.files = StaticFiles()
-        self.routes = [RouteResource(route, self, pool) for route in site.routes]
+        self.routes = [RouteHandler(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
         self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
@@ -179,8 +179,8 @@ def request_header_values(request: Request, name: bytes) -> list[str]:
     return [value.decode("latin-1") for value in request.requestHeaders.getRawHeaders(name, [])]
 
 
-class RouteResource(Resource):
-    """The leaf serving one route's target.
+class RouteHandler:
+    """Serves one route's target (the root, the one twisted.web resource, dispatches here).
 
     Args:
         route: the compiled route.
@@ -188,10 +188,7 @@ class RouteResource(Resource):
         pool: the worker pool for user code.
     """
 
-    isLeaf = True
-
     def __init__(self, route: CompiledRoute, root: KraitRoot, pool: WorkerPool) -> None:
-        cast(Any, super()).__init__()
         self.route = route
         self.root = root
         self.pool = pool
