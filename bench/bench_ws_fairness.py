@@ -14,13 +14,15 @@ echoes per second the flooder got back, so that a server which is fair only by s
 flooder shows too; and the server's CPU time per echo to the flooder, what fairness costs
 (less disturbed than a rate by other load on the machine). Each round is printed as it ends;
 the table shows, for each server, the median of ``--rounds`` rounds by flooded p50 (not the
-best: a round in which the flood did not get going would look best).
+best: a round in which the flood did not get going would look best). "inf" means that the
+victim could not even open its connection within 10 seconds of flooding.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import multiprocessing
 import os
 import shutil
@@ -164,7 +166,10 @@ async def measure(target: Target, seconds: float, size: int, interval: float) ->
             raise RuntimeError("the flooder did not start")
         cpu_before = cpu_seconds(target.pid)
         await asyncio.sleep(0.3)  # let the flood fill the pipes first
-        flooded = await victim_times(url, seconds, interval)
+        try:
+            flooded = await victim_times(url, seconds, interval)
+        except TimeoutError:  # not even the handshake got through: a stuck server
+            flooded = [math.inf]
     finally:
         await asyncio.to_thread(flooder.join, seconds + 15)
         if flooder.is_alive():
