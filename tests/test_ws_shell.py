@@ -158,6 +158,24 @@ def test_popping_down_to_the_resume_mark_reads_again(hub: WebsocketsHub, reactor
     assert transport.producerState == "producing"
 
 
+def test_a_full_queue_stops_parsing_what_was_read_until_the_thread_catches_up(
+    hub: WebsocketsHub, reactor: Reactor
+) -> None:
+    """So the pause mark is exact: the rest of a read waits in Autobahn's buffer."""
+    ctrl = Idle()
+    protocol, _ = open_connection(hub, ctrl)
+    frames = b"".join(client_frame(str(number)) for number in range(IN_QUEUE_PAUSE_AT + 10))
+    protocol.dataReceived(frames)
+    reactor.advance(0)  # the passes the read budget spreads the parsing over
+    assert protocol.reading_paused
+    assert protocol.mailbox.queued_in() == IN_QUEUE_PAUSE_AT
+    for _ in range(IN_QUEUE_PAUSE_AT - IN_QUEUE_RESUME_AT):
+        ctrl.pop_in_message()
+    reactor.one_pass()  # reading resumes, and the held frames are parsed
+    assert protocol.mailbox.queued_in() == IN_QUEUE_RESUME_AT + 10
+    assert ctrl.pop_in_message() == str(IN_QUEUE_PAUSE_AT - IN_QUEUE_RESUME_AT)
+
+
 def test_after_the_thread_returned_a_full_queue_drops_and_reads_on(hub: WebsocketsHub) -> None:
     ctrl = Idle()
     protocol, transport = open_connection(hub, ctrl)

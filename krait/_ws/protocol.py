@@ -7,6 +7,10 @@ connection begins and ends. Subclasses connect it to a threaded controller
 :class:`ConnectionState` says where the connection is; the two backpressure flags
 (``reading_paused``: krait does not read from the client; ``writable``: the client takes
 what krait sends) are independent of it and of each other, so they stay flags.
+
+It also shares the reactor fairly between connections: each parses at most
+:data:`READ_BUDGET_FRAMES` frames per reactor pass (see there why), and none while krait
+does not read.
 """
 
 from __future__ import annotations
@@ -32,6 +36,21 @@ INTERNAL_ERROR = 1011
 NORMAL = 1000
 
 _OPEN = WebSocketProtocol.STATE_OPEN
+_CLOSED = WebSocketProtocol.STATE_CLOSED
+
+READ_BUDGET_FRAMES = 64
+"""Frames one connection parses per reactor pass before the other connections get their turn.
+
+One read hands a connection up to 64 KiB, and Autobahn parses every frame in it at once,
+calling ``onMessage`` for each. Parsing costs about 15 us per frame whatever its size (the
+unmasking and UTF-8 checks are in C), so 64 KiB of 1-byte frames held the reactor for
+150-450 ms, and every other connection waited that long: a flooding client raised the others'
+echo time to hundreds of milliseconds. So the budget counts frames, not bytes: 64 frames and
+their messages take one or two milliseconds, while the bytes a pass parses stay bounded by
+the read size, so large messages go no slower. Past the budget, the unparsed rest stays in
+Autobahn's buffer, the connection stops reading from the network (so that buffer never holds
+more than one read), and the next reactor pass goes on with it.
+"""
 
 
 class ConnectionState(enum.Enum):
@@ -75,6 +94,12 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.connection_slot: ConnectionSlot | None = None
         """The connection's place among the site's --max-connections, handed over by the
         HTTP channel it was upgraded from; given back when the connection closes."""
+        # The read budget: frames this pass may still parse; whether Autobahn's buffer holds
+        # frames krait did not parse yet; the call that parses them on the next pass.
+        self._frames_left = READ_BUDGET_FRAMES
+        self._frames_held = False
+        self._budget_call: Any = None
+        self._transport_paused = False
 
     def connectionMade(self) -> None:
         self.hub.add(self)
@@ -116,11 +141,40 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
     def output_ready(self) -> None:
         """The transport takes data again after a pause; subclasses send what waits."""
 
+    def dataReceived(self, data: bytes) -> None:
+        if not self._frames_held:
+            self._frames_left = READ_BUDGET_FRAMES
+        # else earlier frames wait for the next pass: this data waits behind them.
+        super().dataReceived(data)
+
+    def processData(self) -> bool:
+        # Autobahn's parse loop calls this once per step and stops when it returns False,
+        # keeping the unparsed bytes in self.data. A step with no current frame starts one:
+        # hold it back once the budget is spent, or while krait does not read at all.
+        if self.current_frame is None:
+            if self._frames_left <= 0 or self.reading_paused:
+                self._frames_held = True
+                self._apply_reading()
+                return False
+            self._frames_left -= 1
+        return bool(super().processData())
+
+    def _parse_held(self) -> None:
+        """Parse the frames held back, on a later reactor pass than the one that read them."""
+        self._budget_call = None
+        if self.state == _CLOSED:
+            return
+        self._frames_held = False
+        self._frames_left = READ_BUDGET_FRAMES
+        self.consumeData()  # may hold the rest back again
+        self._apply_reading()
+
     def onAutoPingTimeout(self) -> None:
-        # While krait itself does not read (its controller is behind), the pong may well be
-        # sitting unread in the socket: wait for the controller rather than drop the peer.
+        # While krait itself does not read (its controller is behind, or the read budget
+        # holds frames back), the pong may well be sitting unread in the socket or in the
+        # buffer: wait for krait rather than drop the peer.
         timeout = getattr(self, "autoPingTimeout", None)  # set by Autobahn from the factory
-        if self.reading_paused and timeout:
+        if (self.reading_paused or self._frames_held) and timeout:
             self.autoPingTimeoutCall = self.hub.reactor.callLater(timeout, self.onAutoPingTimeout)
             return
         super().onAutoPingTimeout()
@@ -131,6 +185,9 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self._abort_call is not None and self._abort_call.active():
             self._abort_call.cancel()
+        if self._budget_call is not None and self._budget_call.active():
+            self._budget_call.cancel()
+        self._budget_call = None
         self.connection_state = ConnectionState.CLOSED
         self.connection_closed(code, reason)
 
@@ -185,11 +242,22 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         if on == (not self.reading_paused):
             return
         self.reading_paused = not on
-        if self.transport is not None:
-            if on:
-                self.transport.resumeProducing()
-            else:
+        self._apply_reading()
+
+    def _apply_reading(self) -> None:
+        """Read from the network only while krait keeps up and no frames are held back;
+        parse held frames on the next pass once krait keeps up."""
+        if self.transport is None or self.state == _CLOSED:
+            return  # nothing more will be read
+        if self._frames_held and not self.reading_paused and self._budget_call is None:
+            self._budget_call = self.hub.reactor.callLater(0, self._parse_held)
+        paused = self.reading_paused or self._frames_held
+        if paused != self._transport_paused:
+            self._transport_paused = paused
+            if paused:
                 self.transport.pauseProducing()
+            else:
+                self.transport.resumeProducing()
 
     def abort(self) -> None:
         """Drop the TCP connection at once."""
