@@ -11,6 +11,7 @@ from krait._access_log import combined_line
 from krait._deadlines import ClientLimits
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
+from krait._forwarded import TrustedProxies
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._open_files import (
     connections_fit,
@@ -34,6 +35,7 @@ def build_site(
     ws_threads: int = 64,
     access_log: str | IO[str] | None = "-",
     access_format: Callable[..., str] = combined_line,
+    trusted_proxies: TrustedProxies | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     debug: bool = False,
     ws_settings: WebsocketsSettings | None = None,
@@ -65,6 +67,7 @@ def build_site(
         root,
         access_log=access_log,
         access_format=access_format,
+        trusted_proxies=trusted_proxies,
         max_body_size=max_body_size,
         reactor=reactor,
         drainer=Drainer(reactor, shutdown_timeout),

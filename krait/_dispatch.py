@@ -343,4 +343,16 @@ def raw_request(request: Request, path: str, params: dict[str, str]) -> RawReque
         list(request.requestHeaders.getAllRawHeaders()),
         request.content,
         params,
+        _remote(request),
     )
+
+
+def _remote(request: Request) -> tuple[str | None, int | None, str]:
+    """The client's address, port and scheme (through trusted proxies, for krait's requests)."""
+    origin = getattr(request, "origin", None)
+    if origin is not None:
+        found = origin()
+        return found.address, found.port, found.scheme
+    address = request.getClientAddress()
+    scheme = "https" if request.isSecure() else "http"
+    return getattr(address, "host", None), getattr(address, "port", None), scheme

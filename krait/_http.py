@@ -28,6 +28,7 @@ from krait._channel import KraitChannel
 from krait._connection_refusal import ConnectionRefusal
 from krait._deadlines import ClientLimits
 from krait._drain import Drainer
+from krait._forwarded import ClientOrigin, TrustedProxies, client_origin
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
@@ -80,6 +81,24 @@ class KraitRequest(server.Request):
     _too_large = False
     _received = 0
     channel: Any
+    _origin: ClientOrigin | None = None
+
+    def origin(self) -> ClientOrigin:
+        """Who sent this request: the peer, or the client a trusted proxy names (cached)."""
+        if self._origin is None:
+            address = cast(Any, self).getClientAddress()
+            peer = getattr(address, "host", None) or "-"
+            port = getattr(address, "port", None)
+            site = getattr(self.channel, "site", None) if self.channel is not None else None
+            trusted = getattr(site, "trusted_proxies", None) or TrustedProxies()
+            headers = {
+                name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+                for name, values in self.requestHeaders.getAllRawHeaders()
+                if name.lower().startswith((b"forwarded", b"x-forwarded-"))
+            }
+            scheme = "https" if cast(Any, self).isSecure() else "http"
+            self._origin = client_origin(peer, port, scheme, headers, trusted)
+        return self._origin
 
     _length_unknown = False
     _body_clock: BodyClock | None = None
@@ -221,6 +240,8 @@ class KraitSite(server.Site):
         client_limits: how slowly clients may send requests, how long idle ones stay.
         max_connections: the most connections open at once; more get 503. Default: what
             fits in the open-file limit (:func:`krait._open_files.default_max_connections`).
+        trusted_proxies: the peers whose ``Forwarded``/``X-Forwarded-*`` headers name the
+            client (``--trusted-proxies``); none by default.
     """
 
     requestFactory = KraitRequest
@@ -238,12 +259,14 @@ class KraitSite(server.Site):
         client_limits: ClientLimits | None = None,
         max_connections: int | None = None,
         access_format: Callable[..., str] = combined_line,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         # twisted.web would parse every form body into request.args, loading a whole multipart
         # upload into memory and answering a malformed one with a bare 400; krait parses forms
         # itself, on demand and streaming (krait._forms), and answers 400 with the reason.
         cast(Any, super()).__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body_size = max_body_size
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.drainer = drainer
         self.http2 = http2
         self.client_limits = client_limits or ClientLimits()
@@ -309,7 +332,7 @@ class KraitSite(server.Site):
         agent = headers.getRawHeaders(b"user-agent")
         self._pending.append(
             (
-                getattr(request.getClientAddress(), "host", None) or "-",
+                _client_host(request),
                 log_date_time(self) or "-",
                 request.method,
                 request.uri,
@@ -338,3 +361,11 @@ class KraitSite(server.Site):
                 "the access log is not being read fast enough: {count} line(s) dropped",
                 count=dropped,
             )
+
+
+def _client_host(request: http.Request) -> str:
+    """The client's address for the access log: behind trusted proxies, the real client."""
+    origin = getattr(request, "origin", None)
+    if origin is not None:
+        return str(origin().address)
+    return getattr(request.getClientAddress(), "host", None) or "-"

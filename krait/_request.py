@@ -74,6 +74,8 @@ class RawRequest(NamedTuple):
         headers: the header names and their values as received.
         body_file: the body in a seekable file, or None.
         params: the route parameters (see :attr:`Request.params`).
+        remote: the client's address and port, and the scheme it used (see
+            :attr:`Request.remote_addr`).
     """
 
     method: bytes
@@ -83,6 +85,7 @@ class RawRequest(NamedTuple):
     headers: Sequence[tuple[bytes, Sequence[bytes]]]
     body_file: IO[bytes] | None
     params: Mapping[str, str] = _NO_PARAMS
+    remote: tuple[str | None, int | None, str] = (None, None, "http")
 
     def decode(self) -> Request:
         """The :class:`Request` user code sees."""
@@ -98,6 +101,7 @@ class RawRequest(NamedTuple):
         )
         request.headers = decode_headers(self.headers)
         request.params = dict(self.params)
+        request.remote_addr, request.remote_port, request.scheme = self.remote
         if self.body_file is not None:
             self.body_file.seek(0)
             request._body = None
@@ -138,6 +142,10 @@ class Request:
         headers (dict[str, str]): the headers, by lower-cased name.
         params (dict[str, str]): the route parameters (a krait addition): the named groups of
             the route's ``regex``, or the ``{name}`` parts of its ``url``; empty otherwise.
+        remote_addr (str | None): the client's IP address (a krait addition): the peer's, or,
+            behind ``--trusted-proxies``, the client they name; None outside a server.
+        remote_port (int | None): the client's port, when known.
+        scheme (str): ``"http"`` or ``"https"``, as the client used it.
     """
 
     class MultipartFormData(NamedTuple):
@@ -167,6 +175,9 @@ class Request:
         self._body_file: IO[bytes] | None = None
         self._post_form: dict[str, str] | None = None
         self.params: dict[str, str] = {}
+        self.remote_addr: str | None = None
+        self.remote_port: int | None = None
+        self.scheme = "http"
         self._uploads: list[Part] | None = None
         self._multipart_form: list[Request.MultipartFormData] | None = None
 

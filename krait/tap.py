@@ -15,6 +15,7 @@ from twisted.python import usage
 
 import krait
 from krait._errors import SiteConfigError
+from krait._forwarded import parse_trusted_proxies
 from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
 from krait._listening import KraitService, ReadyReporter, exit_with
 from krait._log_output import LOG_LEVELS, LogFormat
@@ -80,6 +81,13 @@ class Options(usage.Options):
         ["log-level", None, "info", "Server log lines shown: debug, info, warn or error and up."],
         ["log-format", None, "text", "Server log lines as text, or json: one object per line."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
+        [
+            "trusted-proxies",
+            None,
+            None,
+            "Comma-separated addresses or networks of proxies whose Forwarded/X-Forwarded-* "
+            "headers name the client (default: none).",
+        ],
         [
             "ws-allowed-origins",
             None,
@@ -148,6 +156,10 @@ class Options(usage.Options):
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
         check_limit_options(self)
+        try:
+            self["trusted-proxies"] = parse_trusted_proxies(self["trusted-proxies"])
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         if bool(self["certificate"]) != bool(self["privkey"]):
             raise usage.UsageError("--certificate and --privkey go together")
         if self["no-access-log"]:
@@ -298,6 +310,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
         threads=options["threads"],
         ws_threads=options["ws-threads"],
         access_log=access_log,
+        trusted_proxies=options["trusted-proxies"],
         access_format=(
             json_access_line if options["log-format"] is LogFormat.JSON else combined_line
         ),
