@@ -45,6 +45,7 @@ from twisted.python.failure import Failure
 from krait._listeners import bind_listeners, listener_names
 from krait._listening import ReadyReporter
 from krait._restart_policy import Backoff, Exit
+from krait._thread_policy import WORKER_SLOT_VARIABLE
 from krait._twisted_compat import exit_normally_after_signal
 from krait._worker_handle import Worker, WorkerState
 
@@ -181,17 +182,30 @@ class Supervisor(Service):
             str(control_fd),
         ]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
+        # Its place among the workers: --cpu-affinity auto gives each place its own core.
+        slot = replaces.slot if replaces is not None else self._free_slot()
+        environment[WORKER_SLOT_VARIABLE] = str(slot)
         protocol = WorkerProtocol(self, control_fd)
         process = self.reactor.spawnProcess(
             protocol, sys.executable, args, env=environment, childFDs=child_fds
         )
         now = self.reactor.seconds()
         worker = Worker(
-            process=process, pid=process.pid, started=now, replaces=replaces, last_beat=now
+            process=process,
+            pid=process.pid,
+            started=now,
+            replaces=replaces,
+            last_beat=now,
+            slot=slot,
         )
         protocol.worker = worker
         self.workers.append(worker)
         return worker
+
+    def _free_slot(self) -> int:
+        """The lowest place no running worker holds."""
+        taken = {worker.slot for worker in self.workers}
+        return next(slot for slot in range(len(taken) + 1) if slot not in taken)
 
     def reload(self) -> None:
         """SIGHUP: replace every serving worker by a new one, each old one once its new one

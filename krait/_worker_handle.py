@@ -39,6 +39,7 @@ class Worker:
     state: WorkerState = WorkerState.STARTING
     last_beat: float = 0.0
     kill_timer: Any = field(default=None, repr=False)
+    slot: int = 0
 
     def signal(self, name: str) -> None:
         """Send ``TERM`` or ``KILL`` unless the process already ended."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import platform
 import sys
 from typing import Any, cast
@@ -20,6 +21,7 @@ from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_in
 from krait._listening import KraitService, ReadyReporter, exit_with
 from krait._log_output import LOG_LEVELS, LogFormat
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
+from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
 
 DEFAULT_PORT = 8080
@@ -81,6 +83,13 @@ class Options(usage.Options):
         ["log-level", None, "info", "Server log lines shown: debug, info, warn or error and up."],
         ["log-format", None, "text", "Server log lines as text, or json: one object per line."],
         ["max-body-size", None, str(100 * 1024 * 1024), "Largest request body in bytes."],
+        [
+            "cpu-affinity",
+            None,
+            "none",
+            "CPUs the process runs on: none (any), auto (one per process; workers spread over "
+            "the cores), or a list such as 0,1. See docs/limits.md: a CPU-bound page.",
+        ],
         [
             "trusted-proxies",
             None,
@@ -157,6 +166,7 @@ class Options(usage.Options):
             raise usage.UsageError("--ws-ping-interval cannot be negative")
         check_limit_options(self)
         try:
+            self["cpu-affinity"] = parse_cpu_affinity(self["cpu-affinity"])
             self["trusted-proxies"] = parse_trusted_proxies(self["trusted-proxies"])
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
@@ -286,6 +296,13 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
 
         reactor = default_reactor
     forward_stdlib_logging(options["log-level"])
+    if options["workers"] <= 1 or options["worker-fds"] is not None:
+        # Before any thread starts: they inherit it. The supervisor itself runs no pages.
+        slot = int(os.environ.get(WORKER_SLOT_VARIABLE, "0") or 0)
+        mode, cores = options["cpu-affinity"]
+        cpus = apply_cpu_affinity(mode, cores, slot)
+        if cpus is not None:
+            log.info("running on CPU {cpus} (--cpu-affinity)", cpus=sorted(cpus))
     access_log = options["access-log"]
     log_observer = None
     if twistd:
