@@ -23,6 +23,7 @@ PURE_CORES = (
     "krait",
     "krait._access_log",
     "krait._caching",
+    "krait._compression",
     "krait._context",
     "krait._cookie_attributes",
     "krait._cookie_text",
