@@ -44,6 +44,7 @@ def build_site(
     http2: bool = True,
     client_limits: ClientLimits | None = None,
     max_connections: int | None = None,
+    compression: bool = True,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
 
@@ -62,7 +63,14 @@ def build_site(
     # held per connection, so --ws-threads counts connections (their controller threads).
     ws_message_pool = WorkerPool(reactor, threads, "krait-ws-messages", join_timeout=1.0)
     ws_hub = WebsocketsHub(reactor, ws_settings or WebsocketsSettings(), ws_pool, ws_message_pool)
-    root = KraitRoot(config, pool, debug=debug, ws_hub=ws_hub, page_limits=page_limits)
+    root = KraitRoot(
+        config,
+        pool,
+        debug=debug,
+        ws_hub=ws_hub,
+        page_limits=page_limits,
+        compression=compression,
+    )
     site = KraitSite(
         root,
         access_log=access_log,

@@ -61,6 +61,7 @@ class KraitRoot(Resource):
         debug: show tracebacks in error pages.
         ws_hub: the WebSocket hub upgrades are handed to.
         page_limits: queue and time limits of pages (the defaults when None).
+        compression: gzip files and pages for clients that accept it (``--no-compression``).
     """
 
     isLeaf = True
@@ -72,15 +73,16 @@ class KraitRoot(Resource):
         debug: bool = False,
         ws_hub: WebsocketsHub | None = None,
         page_limits: PageLimits | None = None,
+        compression: bool = True,
     ) -> None:
         cast(Any, super()).__init__()
         self.site = site
         self.pool = pool
         self.renderer = PageRenderer(site.root)
         self.ws_hub = ws_hub
-        self.writer = PageWriter(pool, debug, ws_hub)
+        self.writer = PageWriter(pool, debug, ws_hub, compression=compression)
         self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())
-        self.files = StaticFiles()
+        self.files = StaticFiles(compression=compression)
         self.routes = [RouteHandler(route, self, pool) for route in site.routes]
         self._decoded: dict[bytes, str] = {}
         self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}

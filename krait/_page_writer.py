@@ -44,14 +44,21 @@ class PageWriter:
         pool: the worker pool (to close a generator body that will not be sent).
         debug: show tracebacks in error pages.
         ws_hub: the site's WebSocket hub, which upgrades are handed to.
+        compression: gzip bytes bodies for clients that accept it (see ``_compression``).
     """
 
     def __init__(
-        self, pool: WorkerPool, debug: bool = False, ws_hub: WebsocketsHub | None = None
+        self,
+        pool: WorkerPool,
+        debug: bool = False,
+        ws_hub: WebsocketsHub | None = None,
+        *,
+        compression: bool = True,
     ) -> None:
         self.pool = pool
         self.debug = debug
         self.ws_hub = ws_hub
+        self.compression = compression
 
     def page_done(
         self,

@@ -24,6 +24,8 @@ from krait._caching import (
     make_etag,
     parse_http_date,
 )
+from krait._compression import GZIP, add_vary, choose_encoding, encoded_etag, is_compressible
+from krait._gzip_files import Compressed, GzipForms
 from krait._producers import SegmentProducer
 from krait._ranges import (
     ByteRange,
@@ -67,25 +69,55 @@ class StaticFiles:
     unchanged gets the headers and bytes computed the first time; one ``stat`` per request
     checks the file. Everything else goes through :func:`serve_file`.
 
+    With ``compression``, a client that accepts gzip gets the gzip form of a compressible
+    file (see ``_gzip_files``) unless it asked for a range, and every answer for such a file
+    says ``Vary: Accept-Encoding``.
+
     Args:
         max_bytes: the most file bytes kept in memory.
+        compression: send gzip to clients that accept it (``--no-compression`` turns it off).
     """
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, compression: bool = True) -> None:
         self._max_bytes = max_bytes
         self._held = 0
         self._entities: dict[tuple[str, str, str], _Entity] = {}
+        self.compression = compression
+        self._gzip = GzipForms()
 
     def serve(
         self, request: Request, path: str, content_type: str, policy: CachePolicy
     ) -> bytes | int:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
-        if request.method in (b"GET", b"HEAD") and not _is_conditional(request):
-            entity = self._entity(path, content_type, policy)
-            if entity is not None:
-                put_prepared_headers(request.responseHeaders, entity.headers)
-                return b"" if request.method == b"HEAD" else entity.body
-        return serve_file(request, path, content_type, policy)
+        compressible = self.compression and is_compressible(content_type)
+        if request.method in (b"GET", b"HEAD"):
+            if compressible and _wants_gzip(request):
+                answer = self._serve_gzip(request, path, content_type, policy)
+                if answer is not None:
+                    return answer
+            if not _is_conditional(request):
+                entity = self._entity(path, content_type, policy)
+                if entity is not None:
+                    put_prepared_headers(request.responseHeaders, entity.headers)
+                    return b"" if request.method == b"HEAD" else entity.body
+        return serve_file(request, path, content_type, policy, compression=compressible)
+
+    def _serve_gzip(
+        self, request: Request, path: str, content_type: str, policy: CachePolicy
+    ) -> bytes | int | None:
+        """Answer with the gzip form of the file, or None when identity is to be sent."""
+        try:
+            source = os.stat(path)
+        except OSError:
+            return None
+        if not is_compressible(content_type, source.st_size):
+            return None
+        form = self._gzip.find(path, source)
+        if form is None:
+            return None
+        if isinstance(form, str):
+            return serve_file(request, form, content_type, policy, coding=GZIP)
+        return _serve_compressed(request, form, content_type, policy)
 
     def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
         try:
@@ -119,6 +151,8 @@ class StaticFiles:
         ]
         if policy.store:
             headers.append((b"etag", make_etag(*identity).encode()))
+        if self.compression and is_compressible(content_type, len(body)):
+            headers.append((b"vary", b"Accept-Encoding"))
         entity = _Entity(identity, prepared_headers(headers), body)
         self._remember(key, entity)
         return entity
@@ -142,6 +176,37 @@ def _is_conditional(request: Request) -> bool:
     )
 
 
+def _wants_gzip(request: Request) -> bool:
+    """Whether gzip may be sent: accepted, and no range asked for (ranges count identity bytes)."""
+    headers = request.requestHeaders
+    if headers.hasHeader(b"range"):
+        return False
+    accepted = b", ".join(headers.getRawHeaders(b"accept-encoding") or [])
+    return choose_encoding(accepted.decode("latin-1")) == GZIP
+
+
+def _serve_compressed(
+    request: Request, form: Compressed, content_type: str, policy: CachePolicy
+) -> bytes | int:
+    """Answer with gzip bytes made in memory, validated by the source's ETag plus ``-gz``."""
+    now = response_date(request)
+    last_modified = min(int(form.mtime), int(now))
+    etag = encoded_etag(make_etag(*form.identity), GZIP) if policy.store else None
+    method = request.method.decode("ascii", "replace")
+    decision = evaluate_preconditions(method, etag, last_modified, request_headers(request))
+    if decision is Precondition.FAILED:
+        return write_error(request, 412)
+    _set_validators(request, policy, etag, last_modified)
+    request.setHeader(b"vary", b"Accept-Encoding")
+    if decision is Precondition.NOT_MODIFIED:
+        request.setResponseCode(304)
+        return finish_without_body(request)
+    request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-encoding", GZIP)
+    request.setHeader(b"content-length", b"%d" % len(form.body))
+    return b"" if method == "HEAD" else form.body
+
+
 def request_headers(request: Request) -> dict[str, str]:
     """The request's headers as a dict of lower-case names, repeats joined with ``", "``."""
     return decode_headers(request.requestHeaders.getAllRawHeaders())
@@ -154,6 +219,9 @@ def serve_file(
     policy: CachePolicy,
     headers: dict[str, str] | None = None,
     now: float | None = None,
+    *,
+    compression: bool = False,
+    coding: str | None = None,
 ) -> bytes | int:
     """Answer a GET or HEAD for the file at ``path``.
 
@@ -165,6 +233,8 @@ def serve_file(
         headers: the request headers (lower-case names), if already collected.
         now: the time of the response in epoch seconds; defaults to the response's ``Date``
             header (which twisted.web sets before rendering), else the clock.
+        compression: whether gzip is on for this type: a large enough file gets ``Vary``.
+        coding: the file is the ``coding`` form (a precompressed sibling) of the target.
 
     Returns:
         What ``Resource.render`` returns: the body, or ``NOT_DONE_YET`` while streaming.
@@ -181,6 +251,10 @@ def serve_file(
     # RFC 9110 §8.8.2.1: a modification time in the future is sent as the current time.
     last_modified = min(int(stat.st_mtime), int(now))
     etag = make_etag(stat.st_ino, size, stat.st_mtime_ns) if policy.store else None
+    if etag is not None and coding is not None:
+        etag = encoded_etag(etag, coding)
+    if coding is not None or (compression and is_compressible(content_type, size)):
+        request.setHeader(b"vary", add_vary(None))
 
     method = request.method.decode("ascii", "replace")
     decision = evaluate_preconditions(method, etag, last_modified, headers)
@@ -203,7 +277,10 @@ def serve_file(
         return write_error(request, 416)
 
     _set_validators(request, policy, etag, last_modified)
-    request.setHeader(b"accept-ranges", b"bytes")
+    if coding is not None:
+        request.setHeader(b"content-encoding", coding)
+    else:
+        request.setHeader(b"accept-ranges", b"bytes")
     segments, length = _lay_out_body(request, ranges, size, content_type)
     request.setHeader(b"content-length", b"%d" % length)
     if method == "HEAD" or length == 0:

@@ -117,6 +117,7 @@ class Options(usage.Options):
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
         ["no-access-log", None, "Do not write an access log."],
         ["no-http2", None, "Offer only HTTP/1.1 over TLS, not HTTP/2 (ALPN)."],
+        ["no-compression", None, "Never gzip files or pages, even for clients that accept it."],
         [
             "single-process",
             "s",
@@ -334,6 +335,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
         max_body_size=options["max-body-size"],
         debug=bool(options["debug"]),
         http2=not options["no-http2"],
+        compression=not options["no-compression"],
         ws_settings=WebsocketsSettings(
             max_message_size=options["ws-max-message-size"],
             ping_interval=options["ws-ping-interval"],

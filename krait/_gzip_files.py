@@ -1,0 +1,88 @@
+"""The gzip form of a static file: a fresh precompressed sibling, or bytes compressed and kept.
+
+A ``style.css.gz`` next to ``style.css`` and not older than it is sent as the gzip form (made
+ahead of time, at the best level, costing no CPU per request). Without one, a file up to
+``ON_THE_FLY_LIMIT`` is compressed in memory on the reactor; the result for a source up to
+``CACHED_SOURCE`` is kept, keyed by the file's inode, size and mtime, so that a small file is
+compressed once. Larger files without a sibling are sent as they are: compressing megabytes
+per request would stall every other connection (precompress them, see docs/static-files.md).
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from dataclasses import dataclass
+
+from krait._compression import gzip_bytes
+
+ON_THE_FLY_LIMIT = 1024 * 1024
+"""Largest file compressed per request when it has no precompressed sibling."""
+
+CACHED_SOURCE = 64 * 1024
+"""Largest file whose compressed bytes are kept in memory."""
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """The gzip bytes of a file as it was when read."""
+
+    identity: tuple[int, int, int]
+    mtime: float
+    body: bytes
+
+
+class GzipForms:
+    """Finds or makes the gzip form of files, keeping small ones up to ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._held = 0
+        self._kept: dict[str, Compressed] = {}
+
+    def find(self, path: str, source: os.stat_result) -> str | Compressed | None:
+        """The path of a fresh ``.gz`` sibling, the compressed bytes, or None (send identity)."""
+        sibling = path + ".gz"
+        try:
+            found = os.stat(sibling)
+        except OSError:
+            found = None
+        if (
+            found is not None
+            and stat_module.S_ISREG(found.st_mode)
+            and found.st_mtime_ns >= source.st_mtime_ns
+        ):
+            return sibling
+        if source.st_size > ON_THE_FLY_LIMIT:
+            return None
+        identity = (source.st_ino, source.st_size, source.st_mtime_ns)
+        kept = self._kept.get(path)
+        if kept is not None and kept.identity == identity:
+            return kept
+        compressed = _compress(path, identity, source.st_mtime)
+        if compressed is not None and source.st_size <= CACHED_SOURCE:
+            self._remember(path, compressed)
+        return compressed
+
+    def _remember(self, path: str, compressed: Compressed) -> None:
+        old = self._kept.pop(path, None)
+        if old is not None:
+            self._held -= len(old.body)
+        if self._held + len(compressed.body) > self._max_bytes:
+            self._kept.clear()
+            self._held = 0
+        self._kept[path] = compressed
+        self._held += len(compressed.body)
+
+
+def _compress(path: str, identity: tuple[int, int, int], mtime: float) -> Compressed | None:
+    """Read and gzip the file, or None if it changed meanwhile (the identity would lie)."""
+    try:
+        with open(path, "rb") as file:
+            body = file.read(identity[1] + 1)
+            fresh = os.fstat(file.fileno())
+    except OSError:
+        return None
+    if (fresh.st_ino, fresh.st_size, fresh.st_mtime_ns) != identity or len(body) != identity[1]:
+        return None
+    return Compressed(identity, mtime, gzip_bytes(body))
