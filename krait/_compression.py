@@ -12,6 +12,9 @@ import gzip
 MIN_COMPRESS_SIZE = 1024
 """Bodies shorter than this are sent as they are: gzip's framing would eat the saving."""
 
+MAX_ON_THE_FLY = 1024 * 1024
+"""Largest body compressed per request: more would stall the reactor for every connection."""
+
 GZIP = "gzip"
 
 _CODING_SUFFIX = {GZIP: "gz"}

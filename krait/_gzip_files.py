@@ -14,9 +14,9 @@ import os
 import stat as stat_module
 from dataclasses import dataclass
 
-from krait._compression import gzip_bytes
+from krait._compression import MAX_ON_THE_FLY, gzip_bytes
 
-ON_THE_FLY_LIMIT = 1024 * 1024
+ON_THE_FLY_LIMIT = MAX_ON_THE_FLY
 """Largest file compressed per request when it has no precompressed sibling."""
 
 CACHED_SOURCE = 64 * 1024

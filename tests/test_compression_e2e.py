@@ -28,9 +28,13 @@ SITE: dict[str, str | bytes] = {
     "pre.js": b"// the source\n" * 200,
     "stale.js": b"// the newer source\n" * 200,
     "page.py": (
-        "import krait\nkrait.response = krait.Response('HTTP/1.1', 200, [], '<p>hi</p>' * 500)\n"
+        "import krait\nkrait.set_content_type('text/html')\n"
+        "krait.response = krait.Response('HTTP/1.1', 200, [], '<p>hi</p>' * 500)\n"
     ),
-    "short.py": "import krait\nkrait.response = krait.Response('HTTP/1.1', 200, [], '<p>hi</p>')\n",
+    "short.py": (
+        "import krait\nkrait.set_content_type('text/html')\n"
+        "krait.response = krait.Response('HTTP/1.1', 200, [], '<p>hi</p>')\n"
+    ),
     ".py/init.py": "import krait\n",
     "encoded.py": (
         "import gzip, krait\n"
@@ -39,6 +43,7 @@ SITE: dict[str, str | bytes] = {
     ),
     "stream.py": (
         "import krait\n"
+        "krait.set_content_type('text/html')\n"
         "def chunks():\n"
         "    for _ in range(100):\n"
         "        yield '<p>a streamed chunk</p>'\n"
@@ -168,3 +173,33 @@ def test_no_compression_serves_identity(tmp_path: Path) -> None:
             assert answer.getheader("Vary") is None
     finally:
         running.stop()
+
+
+def test_a_page_is_gzipped_with_vary(server: Server) -> None:
+    answer = fetch(server, "/page.py", Accept_Encoding="gzip")
+    assert answer.status == 200
+    assert answer.getheader("Content-Encoding") == "gzip"
+    assert answer.getheader("Vary") == "Accept-Encoding"
+    assert int(answer.getheader("Content-Length", "0")) == len(body(answer))
+    assert gzip.decompress(body(answer)) == b"<p>hi</p>" * 500
+
+
+def test_a_page_for_a_client_without_gzip_is_identity_and_varies(server: Server) -> None:
+    answer = fetch(server, "/page.py")
+    assert answer.getheader("Content-Encoding") is None
+    assert answer.getheader("Vary") == "Accept-Encoding"
+    assert body(answer) == b"<p>hi</p>" * 500
+
+
+@pytest.mark.parametrize("path", ["/short.py", "/stream.py"])
+def test_short_and_streamed_pages_are_left_alone(server: Server, path: str) -> None:
+    answer = fetch(server, path, Accept_Encoding="gzip")
+    assert answer.status == 200
+    assert answer.getheader("Content-Encoding") is None
+    assert b"<p>" in body(answer)
+
+
+def test_a_page_that_encoded_its_body_itself_is_sent_as_it_is(server: Server) -> None:
+    answer = fetch(server, "/encoded.py", Accept_Encoding="gzip")
+    assert answer.getheader("Content-Encoding") == "gzip"
+    assert gzip.decompress(body(answer)) == b"x" * 5000
