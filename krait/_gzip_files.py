@@ -40,6 +40,11 @@ class GzipForms:
         self._held = 0
         self._kept: dict[str, Compressed] = {}
 
+    @property
+    def held_bytes(self) -> int:
+        """The compressed bytes kept in memory."""
+        return self._held
+
     def find(self, path: str, source: os.stat_result) -> str | Compressed | None:
         """The path of a fresh ``.gz`` sibling, the compressed bytes, or None (send identity)."""
         sibling = path + ".gz"
