@@ -203,3 +203,26 @@ def test_a_page_that_encoded_its_body_itself_is_sent_as_it_is(server: Server) ->
     answer = fetch(server, "/encoded.py", Accept_Encoding="gzip")
     assert answer.getheader("Content-Encoding") == "gzip"
     assert gzip.decompress(body(answer)) == b"x" * 5000
+
+
+def test_the_sibling_etag_revalidates_to_304(server: Server) -> None:
+    etag = fetch(server, "/pre.js", Accept_Encoding="gzip").getheader("ETag", "")
+    answer = fetch(server, "/pre.js", Accept_Encoding="gzip", If_None_Match=etag)
+    assert answer.status == 304
+    assert answer.getheader("Vary") == "Accept-Encoding"
+    assert body(answer) == b""
+
+
+def test_the_identity_etag_does_not_revalidate_the_gzip_form(server: Server) -> None:
+    etag = fetch(server, "/style.css", Accept_Encoding="identity").getheader("ETag", "")
+    answer = fetch(server, "/style.css", Accept_Encoding="gzip", If_None_Match=etag)
+    assert answer.status == 200
+    assert answer.getheader("Content-Encoding") == "gzip"
+
+
+def test_head_of_a_page_gets_the_headers_of_its_gzip_get(server: Server) -> None:
+    get = fetch(server, "/page.py", Accept_Encoding="gzip")
+    head = fetch(server, "/page.py", "HEAD", Accept_Encoding="gzip")
+    for name in ("Content-Encoding", "Content-Length", "Vary"):
+        assert head.getheader(name) == get.getheader(name)
+    assert body(head) == b""
