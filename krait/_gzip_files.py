@@ -2,10 +2,11 @@
 
 A ``style.css.gz`` next to ``style.css`` and not older than it is sent as the gzip form (made
 ahead of time, at the best level, costing no CPU per request). Without one, a file up to
-``ON_THE_FLY_LIMIT`` is compressed in memory on the reactor; the result for a source up to
-``CACHED_SOURCE`` is kept, keyed by the file's inode, size and mtime, so that a small file is
-compressed once. Larger files without a sibling are sent as they are: compressing megabytes
-per request would stall every other connection (precompress them, see docs/static-files.md).
+``ON_THE_FLY_LIMIT`` (64 KiB) is compressed in memory on the reactor, and the result kept
+(for a source up to ``CACHED_SOURCE``), keyed by the file's inode, size and mtime, so that
+a file is compressed once per version. Larger files without a sibling are sent as they are:
+compressing them per request would stall every other connection (precompress them, see
+docs/static-files.md).
 """
 
 from __future__ import annotations
