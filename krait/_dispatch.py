@@ -27,6 +27,7 @@ from krait._errors import (
     TargetNotFound,
     UpgradeRequired,
 )
+from krait._http import request_origin
 from krait._mime import content_type_for
 from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
@@ -351,10 +352,5 @@ def raw_request(request: Request, path: str, params: dict[str, str]) -> RawReque
 
 def _remote(request: Request) -> tuple[str | None, int | None, str]:
     """The client's address, port and scheme (through trusted proxies, for krait's requests)."""
-    origin = getattr(request, "origin", None)
-    if origin is not None:
-        found = origin()
-        return found.address, found.port, found.scheme
-    address = request.getClientAddress()
-    scheme = "https" if request.isSecure() else "http"
-    return getattr(address, "host", None), getattr(address, "port", None), scheme
+    found = request_origin(request)
+    return found.address, found.port, found.scheme

@@ -363,9 +363,19 @@ class KraitSite(server.Site):
             )
 
 
-def _client_host(request: http.Request) -> str:
-    """The client's address for the access log: behind trusted proxies, the real client."""
+def request_origin(request: http.Request) -> ClientOrigin:
+    """Who sent ``request``: through trusted proxies for krait's requests, else the peer."""
     origin = getattr(request, "origin", None)
     if origin is not None:
-        return str(origin().address)
-    return getattr(request.getClientAddress(), "host", None) or "-"
+        found: ClientOrigin = origin()
+        return found
+    address = request.getClientAddress()
+    scheme = "https" if request.isSecure() else "http"
+    return ClientOrigin(
+        getattr(address, "host", None) or "-", getattr(address, "port", None), scheme
+    )
+
+
+def _client_host(request: http.Request) -> str:
+    """The client's address for the access log: behind trusted proxies, the real client."""
+    return request_origin(request).address

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from krait._errors import ClientInputError
+from krait._forms import parse_content_type
 
 __all__ = ["JsonBodyError", "parse_json_body", "parse_query", "parse_query_all"]
 
@@ -69,17 +70,12 @@ def _is_json_type(content_type: str | None) -> tuple[bool, str | None]:
     charset parameter if it has one."""
     if not content_type:
         return False, None
-    media_type, *params = (part.strip() for part in content_type.split(";"))
-    media_type = media_type.lower()
+    media_type, params = parse_content_type(content_type)
     is_json = media_type == "application/json" or (
         "/" in media_type and media_type.endswith("+json")
     )
-    charset = None
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return is_json, charset
+    charset = params.get("charset")
+    return is_json, None if charset is None else charset.lower()
 
 
 def parse_json_body(content_type: str | None, body: bytes) -> Any:
