@@ -33,8 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from _common import free_port, pinned, rss_mib, wait_for
@@ -412,6 +414,25 @@ def print_tables(
         )
 
 
+def measure_servers(
+    measure: Callable[[list[Target], argparse.Namespace], Coroutine[Any, Any, None]],
+    args: argparse.Namespace,
+    prefix: str,
+) -> None:
+    """Run ``measure`` from CPU 1, against ``args.urls`` or the servers it starts (and stops)."""
+    if shutil.which("taskset"):
+        os.sched_setaffinity(0, {1})
+    if args.urls:
+        asyncio.run(measure([Target(url, url) for url in args.urls], args))
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        processes, targets = start_servers(Path(workdir))
+        try:
+            asyncio.run(measure(targets, args))
+        finally:
+            stop(processes)
+
+
 async def run(targets: list[Target], args: argparse.Namespace) -> None:
     echoes: dict[str, EchoResult] = {}
     holds: dict[str, HoldResult] = {}
@@ -441,18 +462,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="echo rounds per server, interleaved; best counts"
     )
-    args = parser.parse_args()
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {1})
-    if args.urls:
-        asyncio.run(run([Target(url, url) for url in args.urls], args))
-        return
-    with tempfile.TemporaryDirectory(prefix="krait-bench-ws-") as workdir:
-        processes, targets = start_servers(Path(workdir))
-        try:
-            asyncio.run(run(targets, args))
-        finally:
-            stop(processes)
+    measure_servers(run, parser.parse_args(), "krait-bench-ws-")
 
 
 if __name__ == "__main__":

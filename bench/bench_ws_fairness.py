@@ -24,16 +24,12 @@ import argparse
 import asyncio
 import math
 import multiprocessing
-import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench_websockets import (
@@ -43,9 +39,8 @@ from bench_websockets import (
     close_connection,
     cpu_seconds,
     frame_header,
+    measure_servers,
     open_connection,
-    start_servers,
-    stop,
 )
 
 FLOOD_BLOCK_BYTES = 64 * 1024
@@ -232,18 +227,7 @@ def main() -> None:
         "--interval", type=float, default=10.0, help="milliseconds between victim echoes"
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server; median counts")
-    args = parser.parse_args()
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {1})
-    if args.urls:
-        asyncio.run(run([Target(url, url) for url in args.urls], args))
-        return
-    with tempfile.TemporaryDirectory(prefix="krait-bench-wsfair-") as workdir:
-        processes, targets = start_servers(Path(workdir))
-        try:
-            asyncio.run(run(targets, args))
-        finally:
-            stop(processes)
+    measure_servers(run, parser.parse_args(), "krait-bench-wsfair-")
 
 
 if __name__ == "__main__":
