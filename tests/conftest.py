@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -228,3 +229,59 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     round both work.
     """
     items.sort(key=lambda item: not _is_trial_case(item))
+
+
+@dataclass
+class RedisServer:
+    """A real ``redis-server`` this test run started on a free loopback port."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL krait's ``pubsub_url`` and session store take."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_redis(directory: Path) -> RedisServer:
+    """Start Debian's ``redis-server`` on 127.0.0.1 with no persistence, in ``directory``.
+
+    ``.ci/run`` installs the package; on a developer machine without it, the message says so.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is missing: `apt-get install redis-server` (.ci/run does)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, process)
+    return RedisServer(port, process)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real Redis for the whole run; tests keep apart by their own keys and channels."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
