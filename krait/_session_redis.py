@@ -11,7 +11,6 @@ threads that run user code, never on the reactor.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -89,7 +88,7 @@ class RedisStore:
 
 
 def without_password(url: str) -> str:
-    """``url`` without its user and password, fit for a log line."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """``url`` without its user, password and query, fit for a log line."""
+    scheme, separator, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{separator}{netloc.rpartition('@')[2]}{slash}{path.partition('?')[0]}"

@@ -12,92 +12,11 @@ import requests
 import trustme
 import websocket
 from conftest import Server, free_port, start_server, wait_for_port, write_site
+from session_site import SECRET, SITE
 from tls_site import INIT as TLS_INIT
 from tls_site import write_tls_site
 
 from krait._session_codec import SessionRecord, derive_key, new_session_id, sign_record
-
-SECRET = "a secret of at least thirty-two bytes, for the tests"
-
-INIT = f"""\
-import krait
-from krait.config import Route
-from ctrls import UserCtrl
-
-krait.config.secret_key = {SECRET!r}
-krait.config.routes = [
-    Route(url="/ctrl", ctrl_class=UserCtrl),
-    Route("WEBSOCKET", url="/ws", target="ws.py"),
-    Route("POST", regex="/.*"),
-    Route(),
-]
-"""
-
-CTRLS = """\
-import krait
-from krait.mvc import CtrlBase
-from krait.websockets import WebsocketsAsyncCtrlBase, WebsocketsCtrlBase
-
-
-class UserCtrl(CtrlBase):
-    def __init__(self):
-        self.user = krait.session.get("user", "nobody")
-
-    def get_view(self):
-        return ".view/user.html"
-
-
-class AsyncHello(WebsocketsAsyncCtrlBase):
-    def on_open(self):
-        self.send(f"hello {krait.session.get('user', 'nobody')}")
-
-    def on_message(self, message):
-        try:
-            krait.session["user"] = message
-        except Exception as error:
-            self.send(type(error).__name__)
-
-
-class ThreadHello(WebsocketsCtrlBase):
-    def on_thread_start(self):
-        self.push_out_message(f"hello {krait.session.get('user', 'nobody')}")
-        while not self.should_stop():
-            if self.pop_in_message(timeout=0.5) is not None:
-                self.push_out_message(repr(dict(krait.session)))
-"""
-
-SITE = {
-    ".py/init.py": INIT,
-    ".py/ctrls.py": CTRLS,
-    ".view/user.html": "<p>ctrl sees @ctrl.user@</p>",
-    "set.py": (
-        "for key, value in krait.request.query.items():\n"
-        "    krait.session[key] = json.loads(value)\n"
-        "return {'id': krait.session.id}\n"
-    ).replace("for key", "import json\nfor key", 1),
-    "get.py": "return {'id': krait.session.id, 'data': dict(krait.session)}\n",
-    "page.pyml": "<p>page sees @krait.session.get('user', 'nobody')@</p>",
-    "rotate.py": "krait.session.rotate()\nreturn {'id': krait.session.id}\n",
-    "clear.py": "krait.session.clear()\nreturn {'cleared': True}\n",
-    "plain.py": "return 'no session here'\n",
-    "bad.py": "import datetime\nkrait.session['when'] = datetime.date.today()\n",
-    "stream.py": (
-        "def body():\n"
-        "    yield 'before '\n"
-        "    try:\n"
-        "        krait.session['late'] = 1\n"
-        "    except Exception as error:\n"
-        "        yield type(error).__name__\n"
-        "return body()\n"
-    ),
-    "ws.py": (
-        "from ctrls import AsyncHello, ThreadHello\n"
-        "from krait.websockets import WebsocketsResponse\n"
-        "kind = krait.request.query.get('kind')\n"
-        "ctrl = AsyncHello() if kind == 'async' else ThreadHello()\n"
-        "krait.websockets.response = WebsocketsResponse(ctrl)\n"
-    ),
-}
 
 
 @pytest.fixture(scope="module")
