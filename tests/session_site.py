@@ -71,6 +71,11 @@ SITE = {
     "page.pyml": "<p>page sees @krait.session.get('user', 'nobody')@</p>",
     "rotate.py": "krait.session.rotate()\nreturn {'id': krait.session.id}\n",
     "clear.py": "krait.session.clear()\nreturn {'cleared': True}\n",
+    "login.py": (
+        "krait.session.rotate()\n"
+        "krait.session['user'] = krait.request.query['name']\n"
+        "krait.response = krait.ResponseRedirect('/page.pyml')\n"
+    ),
     "plain.py": "return 'no session here'\n",
     "bad.py": "import datetime\nkrait.session['when'] = datetime.date.today()\n",
     "stream.py": (

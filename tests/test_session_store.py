@@ -180,6 +180,17 @@ def test_clear_deletes_the_cookie_and_new_values_start_a_new_session() -> None:
     assert again.get().id not in (None, old_id)
 
 
+def test_the_dict_methods_change_and_save_the_session() -> None:
+    sessions, _ = manager()
+    cookie = f"krait_session={value_of(saved(sessions, a=1, b=2))}"
+    slot = sessions.slot(request(cookie))
+    session = slot.get()
+    session.update(c=3)
+    assert session.pop("a") == 1 and session.setdefault("d", 4) == 4
+    again = sessions.slot(request(f"krait_session={value_of(slot.commit('closed') or '')}"))
+    assert dict(again.get()) == {"b": 2, "c": 3, "d": 4}
+
+
 def test_clearing_a_session_the_client_never_had_sends_nothing() -> None:
     sessions, _ = manager()
     slot = sessions.slot(request())

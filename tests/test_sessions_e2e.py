@@ -60,6 +60,14 @@ def test_a_pyml_page_and_an_mvc_controller_read_the_same_session(
     assert client.get(server.url + "/ctrl", timeout=10).text == "<p>ctrl sees ada</p>"
 
 
+def test_the_cookie_rides_along_with_a_redirect(server: Server, client: requests.Session) -> None:
+    response = client.get(server.url + "/login.py?name=grace", timeout=10)
+    assert response.text == "<p>page sees grace</p>"
+    (redirect,) = response.history
+    assert redirect.status_code == 302 and redirect.raw.headers.getlist("set-cookie")[0]
+    assert len(redirect.raw.headers.getlist("set-cookie")) == 1
+
+
 def test_another_client_has_its_own_session(server: Server, client: requests.Session) -> None:
     put(client, server.url, user="ada")
     assert requests.get(server.url + "/page.pyml", timeout=10).text == "<p>page sees nobody</p>"
