@@ -168,9 +168,7 @@ class PageRenderer:
                 text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
-            cookie = state.session.commit(STREAMED_SESSION)
-            if cookie is not None:
-                state.extra_headers.append(("Set-Cookie", cookie))
+            state.extra_headers.extend(state.session.commit(STREAMED_SESSION))
             return _assemble(state, text)
 
     def render_file(self, path: str, page: bool = False) -> str:

@@ -11,6 +11,7 @@ A short secret is a warning.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 from collections.abc import Iterator
@@ -59,6 +60,12 @@ def session_settings(
     store = config.session_store
     if store is not None and (not isinstance(store, str) or not store.startswith(STORE_SCHEMES)):
         raise _invalid("session_store", store, "'redis://localhost:6379/0'", init_path)
+    if store is not None and importlib.util.find_spec("redis") is None:
+        raise SiteConfigError(
+            "krait.config.session_store names Redis, and the redis package is not installed",
+            filename=init_path,
+            hint="pip install redis (into the Python environment that runs krait)",
+        )
     secrets = _secrets(config.secret_key, init_path)
     if store is None and not secrets:
         use = next(session_uses(real_root), None)

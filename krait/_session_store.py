@@ -38,6 +38,9 @@ DEFAULT_MAX_AGE = 14 * 24 * 3600
 DEFAULT_COOKIE = "krait_session"
 """The name of the session cookie, unless configured."""
 
+VARY_COOKIE = ("Vary", "Cookie")
+"""Sent by every page that used the session: its answer depends on the session cookie."""
+
 MISSING_SECRET = (
     "krait.session needs krait.config.secret_key to sign its cookies, and the site sets "
     "none; fix: set it in .py/init.py from a secret kept out of the site, e.g. "
@@ -214,19 +217,24 @@ class SessionSlot:
         self._closed = reason
         self._session = Session({}, read_only=reason)
 
-    def commit(self, closed_reason: str) -> str | None:
+    def commit(self, closed_reason: str) -> list[tuple[str, str]]:
         """Save the session if it changed, then make it read-only.
 
         Returns:
-            The ``Set-Cookie`` value to send, or None.
+            The headers to send: none when the page did not use the session; else
+            ``Vary: Cookie`` (the page depends on the cookie, so no cache may give it to
+            another visitor), and the ``Set-Cookie`` when the session changed.
         """
         session = self._session
         self._closed = closed_reason
         if session is None or session.read_only is not None:
-            return None
+            return []
         session.read_only = closed_reason
         secure = self._request.scheme == "https"
-        return self._manager.commit(session, secure, self._cookie_sent)
+        cookie = self._manager.commit(session, secure, self._cookie_sent)
+        if cookie is None:
+            return [VARY_COOKIE]
+        return [VARY_COOKIE, ("Set-Cookie", cookie)]
 
 
 def request_cookie(request: Request, name: str) -> str | None:

@@ -82,12 +82,16 @@ def test_the_cookie_is_http_only_same_site_lax_and_not_secure_over_http(
     assert attributes == " Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"
 
 
-def test_pages_that_do_not_change_the_session_send_no_cookie(
+def test_pages_that_only_read_the_session_send_no_cookie_but_vary_on_it(
     server: Server, client: requests.Session
 ) -> None:
-    put(client, server.url, user="ada")
-    for path in ("/get.py", "/page.pyml", "/ctrl", "/plain.py"):
-        assert "set-cookie" not in client.get(server.url + path, timeout=10).headers
+    assert put(client, server.url, user="ada").headers["vary"] == "Cookie"
+    for path in ("/get.py", "/page.pyml", "/ctrl"):
+        response = client.get(server.url + path, timeout=10)
+        assert "set-cookie" not in response.headers
+        assert "Cookie" in response.headers["vary"]
+    plain = client.get(server.url + "/plain.py", timeout=10)
+    assert "set-cookie" not in plain.headers and "vary" not in plain.headers
 
 
 def test_a_tampered_cookie_gives_an_empty_session_not_an_error(
