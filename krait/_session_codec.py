@@ -165,7 +165,7 @@ def verify_record(
 
 
 def _signature(key: bytes, signed: str) -> str:
-    return _b64encode(hmac.new(key, signed.encode("utf-8"), hashlib.sha256).digest())
+    return _b64encode(hmac.digest(key, signed.encode("utf-8"), "sha256"))
 
 
 def _b64encode(raw: bytes) -> str:
