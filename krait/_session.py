@@ -65,6 +65,7 @@ class Session(MutableMapping[str, Any]):
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        self._check_writable()
         check_value(key, value)
         self._change()
         if self._id is None:
@@ -117,9 +118,12 @@ class Session(MutableMapping[str, Any]):
         """
         self._change()
 
-    def _change(self) -> None:
+    def _check_writable(self) -> None:
         if self.read_only is not None:
             raise SessionReadOnlyError(self.read_only)
+
+    def _change(self) -> None:
+        self._check_writable()
         self.changed = True
 
 

@@ -226,6 +226,22 @@ def test_after_commit_the_session_is_read_only_with_the_reason_given() -> None:
         late.get()["user"] = "bob"
 
 
+def test_a_read_only_session_says_so_before_it_looks_at_the_value() -> None:
+    sessions, _ = manager()
+    slot = sessions.slot(request())
+    slot.freeze("read-only here")
+    with pytest.raises(SessionReadOnlyError):
+        slot.get()["when"] = object()
+
+
+def test_a_refused_value_leaves_the_session_unchanged() -> None:
+    sessions, _ = manager()
+    slot = sessions.slot(request())
+    with pytest.raises(TypeError):
+        slot.get()["when"] = object()
+    assert slot.commit("closed") == [("Vary", "Cookie")]
+
+
 def test_a_frozen_session_is_loaded_at_once_and_readable_but_not_writable() -> None:
     sessions, _ = manager()
     slot = sessions.slot(request(f"krait_session={value_of(saved(sessions, user='ada'))}"))
