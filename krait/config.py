@@ -1,4 +1,4 @@
-"""Site configuration: routes, client-cache lists and TLS settings.
+"""Site configuration: routes, client-cache lists, TLS and session settings.
 
 Change these from ``.py/init.py`` only: krait reads them once, after ``init.py`` ran, into a
 frozen configuration; later changes are ignored.
