@@ -2,11 +2,12 @@
 
 As a package it holds :mod:`krait.config`, :mod:`krait.mvc`, :mod:`krait.cookie` and
 :mod:`krait.websockets`. As a (pseudo-)module it holds the request being handled
-(``krait.request``), the response override (``krait.response``), extra headers and the
-content type. Those look like module globals, as in the original Krait, but are
-request-scoped: each request, in whatever thread it runs, sees only its own values. Outside
-a request (at import time, or in a thread of your own) they read as the original's defaults
-(``None``, an empty list), and setting them raises :class:`NoActiveRequestError`.
+(``krait.request``), the response override (``krait.response``), extra headers, the
+content type and the session (``krait.session``). Those look like module globals, as in the
+original Krait, but are request-scoped: each request, in whatever thread it runs, sees only
+its own values. Outside a request (at import time, or in a thread of your own) they read as
+the original's defaults (``None``, an empty list), and setting them raises
+:class:`NoActiveRequestError`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from krait._responses import (
     ResponseNotFound,
     ResponseRedirect,
 )
+from krait._session import session
 
 __all__ = [
     "NoActiveRequestError",
@@ -43,6 +45,7 @@ __all__ = [
     "mvc",
     "request",
     "response",
+    "session",
     "set_content_type",
     "site_root",
     "websockets",  # imported on first use, see _KraitModule.__getattr__

@@ -46,6 +46,7 @@ class RequestState:
     ws_request: object = None  # a krait.websockets.WebsocketsRequest on an upgrade
     ws_response: Any = None
     view: str = ""  # the page's controller view, whose extension gives the Content-Type
+    session: Any = None  # a _session_store.SessionSlot: krait.session, loaded on first use
 
 
 _state: contextvars.ContextVar[RequestState] = contextvars.ContextVar("krait_request_state")

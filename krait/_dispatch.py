@@ -79,7 +79,7 @@ class KraitRoot(Resource):
         cast(Any, super()).__init__()
         self.site = site
         self.pool = pool
-        self.renderer = PageRenderer(site.root)
+        self.renderer = PageRenderer(site.root, site.sessions)
         self.ws_hub = ws_hub
         self.writer = PageWriter(pool, debug, ws_hub, compression=compression)
         self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())

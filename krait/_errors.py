@@ -16,7 +16,11 @@ __all__ = [
     "BadRequestPath",
     "ClientInputError",
     "MethodNotAllowed",
+    "MissingSecretKeyError",
     "NoRouteMatched",
+    "SessionReadOnlyError",
+    "SessionStoreError",
+    "SessionTooLargeError",
     "SiteConfigError",
     "SiteWarning",
     "TargetNotFound",
@@ -177,3 +181,20 @@ class ViewNotFound(Exception):  # noqa: N818 - named for the condition (STYLE.md
 class ClientInputError(ValueError):
     """What the client sent cannot be read as the script asked: a malformed multipart form,
     a body that is not the JSON it should be. krait answers 400 with the message as reason."""
+
+
+class MissingSecretKeyError(RuntimeError):
+    """``krait.session`` was used with signed-cookie sessions and no ``secret_key`` to sign."""
+
+
+class SessionReadOnlyError(RuntimeError):
+    """``krait.session`` was changed where it cannot be saved any more (a WebSocket
+    controller, a streamed body); the message says where to change it instead."""
+
+
+class SessionTooLargeError(ValueError):
+    """A signed session cookie would pass the size every browser keeps (4096 bytes)."""
+
+
+class SessionStoreError(RuntimeError):
+    """The server-side session store (Redis) did not answer; the message names it."""

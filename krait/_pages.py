@@ -19,15 +19,26 @@ from typing import Any
 import krait
 import krait.mvc
 from krait import _context
-from krait._errors import TargetNotFound, ViewNotFound
+from krait._errors import MissingSecretKeyError, TargetNotFound, ViewNotFound
 from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
 from krait._request import RawRequest
 from krait._responses import JSON_CONTENT_TYPE, json_body
 from krait._scripts import MtimeCache, compile_script, make_function
+from krait._session_store import SessionSettings, open_store
 from krait._targets import TargetKind, kind_for, resolve_view
 
 JINJA_SUFFIXES = (".j2", ".jinja")
+
+UPGRADE_SESSION = (
+    "krait.session is read-only on a WebSocket: it is the session as it was at the upgrade, "
+    "and a WebSocket has no response to carry a cookie; change it in an HTTP request (a "
+    "page the client fetches or posts to) and open the WebSocket after"
+)
+STREAMED_SESSION = (
+    "krait.session cannot change once the page returned: its cookie went out with the "
+    "headers; change it before returning the generator that streams the body"
+)
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,12 @@ class PageRenderer:
 
     Args:
         site_root: the site root as configured (``krait.site_root``).
+        sessions: the site's session settings (``krait.session``).
     """
 
-    def __init__(self, site_root: str) -> None:
+    def __init__(self, site_root: str, sessions: SessionSettings | None = None) -> None:
         self.site_root = site_root
+        self.sessions = open_store(sessions or SessionSettings())
         self._scripts = MtimeCache(compile_script)
         self._templates = MtimeCache(_compile_template_file)
         self._hooks = _Hooks(self)
@@ -142,11 +155,12 @@ class PageRenderer:
             Exception: whatever the user code raised; the caller maps it to a 500.
         """
         request = raw.decode() if isinstance(raw, RawRequest) else raw
-        state = _context.RequestState(request=request)
+        state = _context.RequestState(request=request, session=self.sessions.slot(request))
         if upgrade:
             from krait.websockets import WebsocketsRequest
 
             state.ws_request = WebsocketsRequest(request)
+            _freeze_session(state)
         with _context.activate(state):
             if job.kind == "ctrl":
                 text = self.render_ctrl(job.ctrl_class(), page=True)
@@ -154,6 +168,7 @@ class PageRenderer:
                 text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
+            state.extra_headers.extend(state.session.commit(STREAMED_SESSION))
             return _assemble(state, text)
 
     def render_file(self, path: str, page: bool = False) -> str:
@@ -240,6 +255,18 @@ class PageRenderer:
         relative = os.path.relpath(path, os.path.realpath(self.site_root))
         template = self._jinja.get_template(relative.replace(os.sep, "/"))
         return str(template.render(ctrl=_context.current().curr_ctrl, krait=krait))
+
+
+def _freeze_session(state: _context.RequestState) -> None:
+    """Load an upgrade's session now, in this page thread, read-only.
+
+    The controller reads it later, perhaps on the reactor, where asking Redis would block.
+    A site without a secret key issued no session cookie: its WebSockets get an empty one.
+    """
+    try:
+        state.session.freeze(UPGRADE_SESSION)
+    except MissingSecretKeyError:
+        state.session.freeze_empty(UPGRADE_SESSION)
 
 
 def _compile_template_file(content: bytes, path: str) -> CompiledTemplate:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import krait
@@ -20,6 +20,8 @@ from krait import _route_origins, config
 from krait._caching import CacheRules
 from krait._errors import SiteConfigError, SiteWarning
 from krait._routing import CompiledRoute, compile_routes
+from krait._session_checks import session_settings
+from krait._session_store import SessionSettings
 from krait._site_checks import check_site
 
 # The settings as krait.config defines them, taken before any init.py can change them, so a
@@ -44,6 +46,7 @@ class SiteConfig:
         ssl_private_key_path: the PEM key from ``krait.config``, if any.
         ssl_key_passphrase: the key's passphrase, if any.
         warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
+        sessions: the ``krait.session`` settings (``_session_checks``).
     """
 
     root: str
@@ -54,6 +57,7 @@ class SiteConfig:
     ssl_private_key_path: str | None = None
     ssl_key_passphrase: str | None = None
     warnings: tuple[SiteWarning, ...] = ()
+    sessions: SessionSettings = field(default_factory=SessionSettings)
 
 
 def load_site(site_root: str) -> SiteConfig:
@@ -157,6 +161,8 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
     warnings = check_site(
         real_root, config.routes or [], _route_origins.decorated_routes(), init_path
     )
+    sessions, session_warnings = session_settings(config, real_root, init_path)
+    warnings.extend(session_warnings)
     return SiteConfig(
         root=site_root,
         real_root=real_root,
@@ -166,6 +172,7 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
         ssl_private_key_path=config.ssl_private_key_path,
         ssl_key_passphrase=config.ssl_key_passphrase,
         warnings=tuple(warnings),
+        sessions=sessions,
     )
 
 

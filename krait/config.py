@@ -1,4 +1,4 @@
-"""Site configuration: routes, client-cache lists and TLS settings.
+"""Site configuration: routes, client-cache lists, TLS and session settings.
 
 Change these from ``.py/init.py`` only: krait reads them once, after ``init.py`` ran, into a
 frozen configuration; later changes are ignored.
@@ -21,6 +21,10 @@ __all__ = [
     "cache_private",
     "cache_public",
     "routes",
+    "secret_key",
+    "session_cookie",
+    "session_max_age",
+    "session_store",
     "ssl_certificate_path",
     "ssl_key_passphrase",
     "ssl_private_key_path",
@@ -122,3 +126,14 @@ ssl_private_key_path: str | None = None
 """The PEM private key of the certificate."""
 ssl_key_passphrase: str | None = None
 """The private key's passphrase, or None when the key is not encrypted."""
+
+secret_key: str | bytes | list[str | bytes] | None = None
+"""The secret that signs session cookies (see :doc:`/sessions`); keep it out of the site.
+
+A list replaces a secret without logging everyone out: the first signs, all verify."""
+session_store: str | None = None
+"""None keeps sessions in signed cookies; ``"redis://host:port/db"`` keeps them in Redis."""
+session_max_age: int = 14 * 24 * 3600
+"""Seconds a session lives after it was last saved (two weeks)."""
+session_cookie: str = "krait_session"
+"""The name of the session cookie."""
