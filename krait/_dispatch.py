@@ -1,7 +1,8 @@
 """Dispatches a request: decodes its path, matches a route, and serves the route's target.
 
 The root resource answers what routing decides alone (400 for an undecodable path, 404, 405
-with Allow, 426 for a route that only upgrades, OPTIONS), and hands the request to that
+with Allow, 426 for a route that only upgrades, OPTIONS; CORS preflights through
+``_cross_origin``), and hands the request to that
 route's leaf. A leaf resolves its target and serves it as a static file, or runs the script,
 template or controller in the worker pool and gives what it produced to ``_page_writer``.
 The error answers themselves are written by ``_answers``.
@@ -20,6 +21,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from krait._answers import write_error
 from krait._caching import CachePolicy, cache_policy
+from krait._cross_origin import CrossOrigin
 from krait._errors import (
     BadRequestPath,
     MethodNotAllowed,
@@ -85,6 +87,7 @@ class KraitRoot(Resource):
         self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())
         self.files = StaticFiles(compression=compression)
         self.routes = [RouteHandler(route, self, pool) for route in site.routes]
+        self.cross_origin = CrossOrigin(site.cors, site.routes) if site.cors else None
         self._decoded: dict[bytes, str] = {}
         self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
@@ -105,6 +108,10 @@ class KraitRoot(Resource):
         upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
+        if self.cross_origin is not None and not upgrade:
+            answered = self.cross_origin.handle(request, path)
+            if answered is not None:
+                return answered
         route = self._matched.get((request.method, path, upgrade))
         if route is None:
             try:

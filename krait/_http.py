@@ -82,6 +82,14 @@ class KraitRequest(server.Request):
     _received = 0
     channel: Any
     _origin: ClientOrigin | None = None
+    head_hook: Callable[[server.Request], None] | None = None
+    """Called once just before the response head goes out, whoever writes the answer."""
+
+    def write(self, data: bytes) -> None:
+        if self.head_hook is not None and not self.startedWriting:
+            hook, self.head_hook = self.head_hook, None
+            hook(self)
+        cast(Any, super()).write(data)
 
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""

@@ -18,18 +18,19 @@ from typing import Any
 import krait
 from krait import _route_origins, config
 from krait._caching import CacheRules
+from krait._cors import CorsPolicy, compile_cors
 from krait._errors import SiteConfigError, SiteWarning
 from krait._routing import CompiledRoute, compile_routes
 from krait._session_checks import session_settings
 from krait._session_store import SessionSettings
-from krait._site_checks import check_site
+from krait._site_checks import check_site, last_assignment
 
 # The settings as krait.config defines them, taken before any init.py can change them, so a
 # second site loaded in the same process (krait.testing) starts from the same defaults.
 _CONFIG_DEFAULTS: dict[str, Any] = {
     name: copy.deepcopy(getattr(config, name))
     for name in config.__all__
-    if name not in ("ConfigError", "Route")
+    if name not in ("ConfigError", "Cors", "Route")
 }
 
 
@@ -47,6 +48,7 @@ class SiteConfig:
         ssl_key_passphrase: the key's passphrase, if any.
         warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
         sessions: the ``krait.session`` settings (``_session_checks``).
+        cors: the compiled ``krait.config.cors``; empty when the site shares nothing.
     """
 
     root: str
@@ -58,6 +60,7 @@ class SiteConfig:
     ssl_key_passphrase: str | None = None
     warnings: tuple[SiteWarning, ...] = ()
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    cors: tuple[CorsPolicy, ...] = ()
 
 
 def load_site(site_root: str) -> SiteConfig:
@@ -157,6 +160,11 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
             hint="cache lists hold regular expressions that must fully match a site path, "
             r"e.g. r'css/.*\.css'",
         ) from None
+    try:
+        cors = compile_cors(config.cors)
+    except SiteConfigError as error:
+        error.filename, error.line = init_path, last_assignment(init_path, "cors")
+        raise
     real_root = os.path.realpath(site_root)
     warnings = check_site(
         real_root, config.routes or [], _route_origins.decorated_routes(), init_path
@@ -173,6 +181,7 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
         ssl_key_passphrase=config.ssl_key_passphrase,
         warnings=tuple(warnings),
         sessions=sessions,
+        cors=cors,
     )
 
 

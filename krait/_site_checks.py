@@ -101,6 +101,11 @@ def _decorated_name(route: Any) -> str:
 
 def last_routes_assignment(init_path: str) -> int | None:
     """The line of the last ``<...>.routes = ...`` in ``init.py``, if any."""
+    return last_assignment(init_path, "routes")
+
+
+def last_assignment(init_path: str, attribute: str) -> int | None:
+    """The line of the last ``<...>.<attribute> = ...`` in ``init.py``, if any."""
     try:
         with open(init_path, "rb") as file:
             tree = ast.parse(file.read(), init_path)
@@ -110,7 +115,7 @@ def last_routes_assignment(init_path: str) -> int | None:
         node.lineno
         for node in ast.walk(tree)
         if isinstance(node, ast.Assign)
-        and any(isinstance(t, ast.Attribute) and t.attr == "routes" for t in node.targets)
+        and any(isinstance(t, ast.Attribute) and t.attr == attribute for t in node.targets)
     ]
     return max(lines, default=None)
 

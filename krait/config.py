@@ -6,13 +6,15 @@ frozen configuration; later changes are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from krait import _route_origins
 
 __all__ = [
     "ConfigError",
+    "Cors",
     "Route",
     "cache_long_term",
     "cache_max_age_default",
@@ -20,6 +22,7 @@ __all__ = [
     "cache_no_store",
     "cache_private",
     "cache_public",
+    "cors",
     "routes",
     "secret_key",
     "session_cookie",
@@ -104,6 +107,140 @@ class Route:
         return f"Route({', '.join(parts)})"
 
 
+class Cors:
+    """Cross-origin resource sharing (CORS): which other origins' pages may call the site.
+
+    A krait addition, following the Fetch standard. krait answers the browsers' preflight
+    ``OPTIONS`` requests from these settings without running any page, and adds the
+    ``Access-Control-*`` headers to every answer to an allowed origin.
+
+    Args:
+        allow_origins: the origins (``scheme://host[:port]``) whose pages may read answers;
+            ``*`` in an origin matches any run of host or port characters
+            (``https://*.example.com``), and ``"*"`` alone allows every origin.
+        allow_methods: the methods a preflight allows; None allows those the site's routes
+            accept for the path.
+        allow_headers: the request headers a preflight allows; ``"*"`` allows whichever the
+            browser asks for.
+        expose_headers: response headers pages may read beyond the safelisted ones.
+        allow_credentials: let pages send cookies and read the answers (never with ``"*"``).
+        max_age: seconds a browser may keep a preflight's answer; None sends no max-age.
+        paths: regular expressions, one of which must match all of the decoded path for
+            these settings to apply; None applies them to every path.
+
+    Raises:
+        ConfigError: a value is of the wrong type, an origin is not one, or credentials are
+            allowed to every origin.
+    """
+
+    def __init__(
+        self,
+        allow_origins: str | Sequence[str] = (),
+        *,
+        allow_methods: Sequence[str] | None = None,
+        allow_headers: str | Sequence[str] = (),
+        expose_headers: str | Sequence[str] = (),
+        allow_credentials: bool = False,
+        max_age: int | None = None,
+        paths: Sequence[str] | None = None,
+    ) -> None:
+        self.allow_origins = _origins(allow_origins)
+        self.allow_methods = None if allow_methods is None else _methods(allow_methods)
+        self.allow_headers = _header_names("allow_headers", allow_headers)
+        self.expose_headers = _header_names("expose_headers", expose_headers)
+        if not isinstance(allow_credentials, bool):
+            raise ConfigError(
+                f"Cors(allow_credentials=) takes True or False, not {allow_credentials!r}"
+            )
+        self.allow_credentials = allow_credentials
+        if max_age is not None and (
+            not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
+        ):
+            raise ConfigError(
+                f"Cors(max_age=) takes a whole number of seconds or None, not {max_age!r}"
+            )
+        self.max_age = max_age
+        self.paths = None if paths is None else _paths(paths)
+        if allow_credentials:
+            for name in ("allow_origins", "expose_headers"):
+                if getattr(self, name) == ("*",):
+                    raise ConfigError(
+                        f"Cors(allow_credentials=True) cannot go with {name}='*': browsers "
+                        "refuse '*' on credentialed requests, and allowing every origin to read "
+                        "answers made with your users' cookies would hand their data to any "
+                        f"site; list the {'origins' if name == 'allow_origins' else 'headers'}"
+                    )
+
+    def __repr__(self) -> str:
+        return f"Cors({list(self.allow_origins)!r}, paths={self.paths!r})"
+
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#@\s]+")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _strings(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ConfigError(f"Cors({name}=) takes a list of strings, not {value!r}")
+
+
+def _origins(value: object) -> tuple[str, ...]:
+    origins = tuple(origin.lower() for origin in _strings("allow_origins", value))
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ConfigError(
+                f"Cors(allow_origins={list(origins)!r}) mixes '*' with origins: '*' alone "
+                "allows every origin, or list only the origins to allow"
+            )
+        return origins
+    for origin in origins:
+        if origin != "null" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"Cors(allow_origins=) holds {origin!r}, which is not an origin: write "
+                "scheme://host[:port] without a path or a trailing slash, e.g. "
+                "'https://app.example.com'"
+            )
+    return origins
+
+
+def _methods(value: object) -> tuple[str, ...]:
+    methods = _strings("allow_methods", value)
+    for method in methods:
+        if not _TOKEN.fullmatch(method) or method == "*":
+            raise ConfigError(
+                f"Cors(allow_methods=) holds {method!r}, which is not a method: list methods "
+                "such as ['GET', 'POST', 'PATCH'], or leave it None for the routes' methods"
+            )
+    return tuple(method.upper() for method in methods)
+
+
+def _header_names(name: str, value: object) -> tuple[str, ...]:
+    names = _strings(name, value)
+    for header in names:
+        if not _TOKEN.fullmatch(header) or (header == "*" and len(names) > 1):
+            raise ConfigError(
+                f"Cors({name}=) holds {header!r}, which is not a header name: list names such "
+                "as ['Content-Type', 'X-Token'], or give '*' alone"
+            )
+    return names
+
+
+def _paths(value: object) -> tuple[str, ...]:
+    paths = _strings("paths", value)
+    for path in paths:
+        try:
+            re.compile(path)
+        except re.error as error:
+            raise ConfigError(
+                f"Cors(paths=) holds {path!r}, which does not compile: {error}; each is a "
+                r"regex that must match the whole decoded path, e.g. r'/api/.*'"
+            ) from None
+    return paths
+
+
 routes: list[Route] | None = []
 """The routes, tried in order; an empty list means ``[Route()]``."""
 
@@ -119,6 +256,10 @@ cache_max_age_default: int = 300
 """Max-age in seconds for cacheable resources."""
 cache_max_age_long_term: int = 864000
 """Max-age in seconds for long-term cacheable resources."""
+
+cors: Cors | list[Cors] | None = None
+"""Cross-origin settings (a krait addition): a :class:`Cors`, a list of them (the first
+whose ``paths`` match a request's path applies), or None for none."""
 
 ssl_certificate_path: str | None = None
 """The PEM certificate (chain) served on HTTPS ports."""

@@ -27,6 +27,7 @@ PURE_CORES = (
     "krait._context",
     "krait._cookie_attributes",
     "krait._cookie_text",
+    "krait._cors",
     "krait._deadlines",
     "krait._debug_page",
     "krait._errors",

@@ -33,6 +33,7 @@ PUBLIC = {
     ],
     "krait.config": [
         "ConfigError",
+        "Cors",
         "Route",
         "cache_long_term",
         "cache_max_age_default",
@@ -40,6 +41,7 @@ PUBLIC = {
         "cache_no_store",
         "cache_private",
         "cache_public",
+        "cors",
         "routes",
         "secret_key",
         "session_cookie",
