@@ -88,3 +88,25 @@ def test_counter_counts_visits_in_a_cookie_and_forgets_on_reset(demo: Server) ->
     assert "This is visit number 2." in visit(opener, demo.url + "/counter")
     assert "This is visit number 3." in visit(opener, demo.url + "/counter")
     assert "This is your first visit." in visit(opener, demo.url + "/counter?reset=1")
+
+
+def test_the_json_api_is_readable_from_any_origin(demo: Server) -> None:
+    requests.post(
+        demo.url + "/guestbook", data={"name": "Ann", "message": "from the API"}, timeout=10
+    )
+    answer = requests.get(
+        demo.url + "/api/guestbook", headers={"Origin": "https://elsewhere.example"}, timeout=10
+    )
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert {"name": "Ann", "message": "from the API"}.items() <= answer.json()["entries"][0].items()
+    preflight = requests.options(
+        demo.url + "/api/guestbook",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"},
+        timeout=10,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET"
+    page = requests.get(demo.url + "/", headers={"Origin": "https://elsewhere.example"}, timeout=10)
+    assert "/api/guestbook" in page.text
+    assert "Access-Control-Allow-Origin" not in page.headers

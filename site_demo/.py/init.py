@@ -21,3 +21,6 @@ krait.config.cache_private = [r"\.", r"about", r"features"]
 krait.config.cache_public = [r"css/.*", r"js/.*", r"img/.*"]
 krait.config.cache_long_term = [r"img/.*", r"downloads/.*"]
 krait.config.cache_no_store = [r"guestbook", r"counter"]
+
+# /api/ is a small read-only JSON API: pages of any origin may read it (see docs/cors.md).
+krait.config.cors = krait.config.Cors("*", allow_methods=["GET"], paths=[r"/api/.*"])

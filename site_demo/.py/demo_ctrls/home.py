@@ -57,6 +57,13 @@ class HomeCtrl(PageCtrl):
                 html='<a href="/about">About</a> shows your request through a controller; '
                 '<a href="/features">Features</a> embeds a Jinja2 view in a Pyml page.',
             ),
+            SimpleNamespace(
+                title="A JSON API for other sites",
+                html='<a href="/api/guestbook">/api/guestbook</a> gives the guestbook as JSON, '
+                "and <code>krait.config.cors</code> lets pages of any origin read it: try "
+                "<code>await (await fetch(\"http://127.0.0.1:8080/api/guestbook\")).json()"
+                "</code> in the console of another site.",
+            ),
         ]
         self.tip = TipCtrl()
 
