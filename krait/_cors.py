@@ -30,7 +30,7 @@ __all__ = [
     "response_headers",
 ]
 
-Headers = list[tuple[str, str]]
+HeaderList = list[tuple[str, str]]
 
 _WILDCARD = "[a-z0-9.-]*"
 """What ``*`` in an allowed origin matches: a run of host name or port characters."""
@@ -148,7 +148,7 @@ def is_preflight(method: str, origin: str | None, request_method: str | None) ->
     return method == "OPTIONS" and origin is not None and request_method is not None
 
 
-def response_headers(policy: CorsPolicy, origin: str | None) -> Headers:
+def response_headers(policy: CorsPolicy, origin: str | None) -> HeaderList:
     """The CORS headers of an actual answer (a page, a file, an error, a redirect).
 
     Args:
@@ -159,7 +159,7 @@ def response_headers(policy: CorsPolicy, origin: str | None) -> Headers:
         ``Access-Control-Allow-Origin`` and the others for an allowed origin (``*`` goes to
         every request), and ``Vary: Origin`` whenever the answer names the origin.
     """
-    headers: Headers = []
+    headers: HeaderList = []
     if policy.any_origin:
         headers.append(("Access-Control-Allow-Origin", "*"))
     elif origin is not None and policy.allows(origin):
@@ -175,7 +175,7 @@ def response_headers(policy: CorsPolicy, origin: str | None) -> Headers:
 
 def preflight_headers(
     policy: CorsPolicy, origin: str, requested_headers: str | None, route_methods: Sequence[str]
-) -> Headers | None:
+) -> HeaderList | None:
     """The headers of the answer to a preflight from an allowed origin.
 
     Args:

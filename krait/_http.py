@@ -89,7 +89,7 @@ class KraitRequest(server.Request):
         if self.head_hook is not None and not self.startedWriting:
             hook, self.head_hook = self.head_hook, None
             hook(self)
-        cast(Any, super()).write(data)
+        server.Request.write(self, data)
 
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""

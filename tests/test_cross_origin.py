@@ -3,12 +3,21 @@ answers added once, just before the head is written, on top of what the answer s
 
 from __future__ import annotations
 
+import h2.config
+import h2.connection
+import h2.events
 from shell import make_request
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyChannel
 
 from krait._cors import compile_cors
 from krait._cross_origin import CrossOrigin
-from krait._http import KraitRequest
+from krait._h2 import KraitH2Connection
+from krait._http import KraitRequest, KraitSite
 from krait._routing import compile_routes
 from krait.config import Cors, Route
 
@@ -77,3 +86,39 @@ def test_paths_outside_the_settings_are_left_alone() -> None:
     request, _ = krait_request(b"OPTIONS", b"/x", origin=A, access_control_request_method="GET")
     assert cross_origin().handle(request, "/x") is None
     assert request.head_hook is None
+
+
+class Sharing(Resource):
+    """Hands each request to ``CrossOrigin`` and answers what it leaves with "hi"."""
+
+    isLeaf = True
+
+    def render(self, request: server.Request) -> bytes | int:
+        answered = cross_origin().handle(request, request.path.decode())
+        return b"hi" if answered is None else answered
+
+
+def test_an_http2_answer_gets_the_headers_too() -> None:
+    clock = Clock()
+    connection = KraitH2Connection(clock)
+    connection.site = connection.factory = KraitSite(Sharing(), access_log=None, reactor=clock)
+    connection.requestFactory = KraitRequest
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+    )
+    client.initiate_connection()
+    asked = [(":method", "GET"), (":path", "/api/x"), (":scheme", "https"), (":authority", "x")]
+    client.send_headers(1, [*asked, ("origin", A)], end_stream=True)
+    connection.dataReceived(client.data_to_send())
+    clock.advance(0)
+    try:
+        events = client.receive_data(transport.value())
+    finally:
+        connection.connectionLost(Failure(ConnectionError("test over")))
+    [answer] = [event for event in events if isinstance(event, h2.events.ResponseReceived)]
+    headers = dict(answer.headers)
+    assert headers[":status"] == "200"
+    assert headers["access-control-allow-origin"] == A
+    assert headers["vary"] == "Origin"
