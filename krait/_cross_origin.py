@@ -13,7 +13,8 @@ by ``_cors`` from plain values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from dataclasses import dataclass
+from functools import lru_cache, partial
 
 from twisted.web.server import Request
 
@@ -28,8 +29,20 @@ from krait._cors import (
 from krait._http import KraitRequest
 from krait._routing import CompiledRoute, allowed_methods
 from krait._static import finish_without_body
+from krait._twisted_compat import prepared_headers, put_prepared_headers
 
-_Headers = list[tuple[str, str]]
+
+@dataclass(frozen=True)
+class Prepared:
+    """The CORS headers of answers to one origin under one policy, encoded once.
+
+    Attributes:
+        access: the ``Access-Control-*`` headers, ready for ``put_prepared_headers``.
+        vary: the ``Vary`` header to extend the answer's with, or None.
+    """
+
+    access: tuple[tuple[bytes, bytes], ...]
+    vary: tuple[tuple[bytes, bytes], ...] | None
 
 
 class CrossOrigin:
@@ -44,6 +57,7 @@ class CrossOrigin:
         self.policies = tuple(policies)
         self.routes = tuple(routes)
         self._by_path: dict[str, CorsPolicy | None] = {}
+        self._prepared: dict[tuple[int, str | None], Prepared] = {}
 
     def handle(self, request: Request, path: str) -> int | None:
         """Answer a preflight, or arrange the CORS headers of the request's answer.
@@ -64,9 +78,9 @@ class CrossOrigin:
             answered = self._preflight(request, path, policy, origin)
             if answered is not None:
                 return answered
-        headers = response_headers(policy, origin)
-        if headers:
-            on_head(request, partial(_add_headers, headers))
+        prepared = self._prepare(policy, origin)
+        if prepared.access or prepared.vary:
+            on_head(request, partial(add_prepared, prepared))
         return None
 
     def _preflight(
@@ -87,6 +101,25 @@ class CrossOrigin:
             request.setHeader(name, value)
         request.setResponseCode(204)
         return finish_without_body(request)
+
+    def _prepare(self, policy: CorsPolicy, origin: str | None) -> Prepared:
+        """The encoded headers for ``origin`` (remembered for up to 4096 origins)."""
+        key = (id(policy), origin)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            pairs = [
+                (name.encode("ascii"), value.encode("latin-1"))
+                for name, value in response_headers(policy, origin)
+            ]
+            vary = [pair for pair in pairs if pair[0] == b"Vary"]
+            prepared = Prepared(
+                prepared_headers([pair for pair in pairs if pair[0] != b"Vary"]),
+                prepared_headers(vary) if vary else None,
+            )
+            if len(self._prepared) >= 4096:
+                self._prepared.clear()
+            self._prepared[key] = prepared
+        return prepared
 
     def _policy(self, path: str) -> CorsPolicy | None:
         """The policy covering ``path`` (remembered: the path regexes cost per request)."""
@@ -113,13 +146,21 @@ def on_head(request: Request, hook: partial[None]) -> None:
         hook(request)
 
 
-def _add_headers(headers: _Headers, request: Request) -> None:
+def add_prepared(prepared: Prepared, request: Request) -> None:
     """Add the CORS headers to an answer, unless the page set its own; extend ``Vary``."""
     out = request.responseHeaders
-    own = out.hasHeader(b"access-control-allow-origin")
-    for name, value in headers:
-        if name == "Vary":
-            current = b", ".join(out.getRawHeaders(b"vary") or []).decode("latin-1")
-            out.setRawHeaders(b"vary", [add_vary(current or None, value).encode("latin-1")])
-        elif not own:
-            out.setRawHeaders(name.encode("ascii"), [value.encode("latin-1")])
+    if prepared.access and not out.hasHeader(b"access-control-allow-origin"):
+        put_prepared_headers(out, prepared.access)
+    if prepared.vary is not None:
+        current = out.getRawHeaders(b"vary")
+        if not current:
+            put_prepared_headers(out, prepared.vary)
+            return
+        joined = current[0] if len(current) == 1 else b", ".join(current)
+        put_prepared_headers(out, ((prepared.vary[0][0], with_origin(joined)),))
+
+
+@lru_cache(maxsize=256)
+def with_origin(vary: bytes) -> bytes:
+    """A ``Vary`` value that names ``Origin`` too (answers repeat a few values: remembered)."""
+    return add_vary(vary.decode("latin-1"), "Origin").encode("latin-1")
