@@ -12,7 +12,7 @@ by ``_cors`` from plain values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -38,11 +38,11 @@ class Prepared:
 
     Attributes:
         access: the ``Access-Control-*`` headers, ready for ``put_prepared_headers``.
-        vary: the ``Vary`` header to extend the answer's with, or None.
+        varies: the answer's ``Vary`` must name ``Origin``.
     """
 
     access: tuple[tuple[bytes, bytes], ...]
-    vary: tuple[tuple[bytes, bytes], ...] | None
+    varies: bool
 
 
 class CrossOrigin:
@@ -79,7 +79,7 @@ class CrossOrigin:
             if answered is not None:
                 return answered
         prepared = self._prepare(policy, origin)
-        if prepared.access or prepared.vary:
+        if prepared.access or prepared.varies:
             on_head(request, partial(add_prepared, prepared))
         return None
 
@@ -111,10 +111,9 @@ class CrossOrigin:
                 (name.encode("ascii"), value.encode("latin-1"))
                 for name, value in response_headers(policy, origin)
             ]
-            vary = [pair for pair in pairs if pair[0] == b"Vary"]
             prepared = Prepared(
                 prepared_headers([pair for pair in pairs if pair[0] != b"Vary"]),
-                prepared_headers(vary) if vary else None,
+                (b"Vary", b"Origin") in pairs,
             )
             if len(self._prepared) >= 4096:
                 self._prepared.clear()
@@ -138,7 +137,7 @@ def _header(request: Request, name: bytes) -> str | None:
     return b", ".join(values).decode("latin-1") if values else None
 
 
-def on_head(request: Request, hook: partial[None]) -> None:
+def on_head(request: Request, hook: Callable[[Request], None]) -> None:
     """Run ``hook(request)`` just before the head goes out (at once for a foreign request)."""
     if isinstance(request, KraitRequest):
         request.head_hook = hook
@@ -151,16 +150,17 @@ def add_prepared(prepared: Prepared, request: Request) -> None:
     out = request.responseHeaders
     if prepared.access and not out.hasHeader(b"access-control-allow-origin"):
         put_prepared_headers(out, prepared.access)
-    if prepared.vary is not None:
+    if prepared.varies:
         current = out.getRawHeaders(b"vary")
-        if not current:
-            put_prepared_headers(out, prepared.vary)
-            return
-        joined = current[0] if len(current) == 1 else b", ".join(current)
-        put_prepared_headers(out, ((prepared.vary[0][0], with_origin(joined)),))
+        joined = b"" if not current else current[0] if len(current) == 1 else b", ".join(current)
+        put_prepared_headers(out, ((_VARY, with_origin(joined)),))
+
+
+_VARY = prepared_headers([(b"Vary", b"Origin")])[0][0]
+"""``Vary`` as the header table keys it."""
 
 
 @lru_cache(maxsize=256)
 def with_origin(vary: bytes) -> bytes:
     """A ``Vary`` value that names ``Origin`` too (answers repeat a few values: remembered)."""
-    return add_vary(vary.decode("latin-1"), "Origin").encode("latin-1")
+    return add_vary(vary.decode("latin-1") or None, "Origin").encode("latin-1")

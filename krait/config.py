@@ -135,7 +135,7 @@ class Cors:
 
     def __init__(
         self,
-        allow_origins: str | Sequence[str] = (),
+        allow_origins: str | Sequence[str],
         *,
         allow_methods: Sequence[str] | None = None,
         allow_headers: str | Sequence[str] = (),
@@ -145,6 +145,11 @@ class Cors:
         paths: Sequence[str] | None = None,
     ) -> None:
         self.allow_origins = _origins(allow_origins)
+        if not self.allow_origins:
+            raise ConfigError(
+                "Cors() needs allow_origins: the origins whose pages may call the site, e.g. "
+                "Cors(['https://app.example.com']), or Cors('*') for every origin"
+            )
         self.allow_methods = None if allow_methods is None else _methods(allow_methods)
         self.allow_headers = _header_names("allow_headers", allow_headers)
         self.expose_headers = _header_names("expose_headers", expose_headers)
