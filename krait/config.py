@@ -35,7 +35,16 @@ __all__ = [
 
 
 class ConfigError(Exception):
-    """A route or setting in ``krait.config`` is not valid."""
+    """A route or setting in ``krait.config`` is not valid.
+
+    Args:
+        message: what is wrong.
+        hint: how to fix it, shown on the start-up error's ``fix:`` line; may be empty.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class Route:
@@ -147,33 +156,36 @@ class Cors:
         self.allow_origins = _origins(allow_origins)
         if not self.allow_origins:
             raise ConfigError(
-                "Cors() needs allow_origins: the origins whose pages may call the site, e.g. "
-                "Cors(['https://app.example.com']), or Cors('*') for every origin"
+                "Cors() needs allow_origins: the origins whose pages may call the site",
+                hint="write e.g. Cors(['https://app.example.com']), or Cors('*') for every origin",
             )
         self.allow_methods = None if allow_methods is None else _methods(allow_methods)
         self.allow_headers = _header_names("allow_headers", allow_headers)
         self.expose_headers = _header_names("expose_headers", expose_headers)
         if not isinstance(allow_credentials, bool):
             raise ConfigError(
-                f"Cors(allow_credentials=) takes True or False, not {allow_credentials!r}"
+                f"Cors(allow_credentials=) takes True or False, not {allow_credentials!r}",
+                hint="write allow_credentials=True to let pages send cookies",
             )
         self.allow_credentials = allow_credentials
         if max_age is not None and (
             not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0
         ):
             raise ConfigError(
-                f"Cors(max_age=) takes a whole number of seconds or None, not {max_age!r}"
+                f"Cors(max_age=) takes a whole number of seconds or None, not {max_age!r}",
+                hint="write e.g. max_age=600 (browsers keep a preflight's answer that long)",
             )
         self.max_age = max_age
         self.paths = None if paths is None else _paths(paths)
         if allow_credentials:
             for name in ("allow_origins", "expose_headers"):
                 if getattr(self, name) == ("*",):
+                    listed = "origins" if name == "allow_origins" else "headers"
                     raise ConfigError(
                         f"Cors(allow_credentials=True) cannot go with {name}='*': browsers "
-                        "refuse '*' on credentialed requests, and allowing every origin to read "
-                        "answers made with your users' cookies would hand their data to any "
-                        f"site; list the {'origins' if name == 'allow_origins' else 'headers'}"
+                        "refuse '*' on credentialed requests, and letting every origin read "
+                        "answers made with your users' cookies would hand their data to any site",
+                        hint=f"list the {listed} instead of '*'",
                     )
 
     def __repr__(self) -> str:
@@ -189,7 +201,10 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, Sequence) and all(isinstance(item, str) for item in value):
         return tuple(value)
-    raise ConfigError(f"Cors({name}=) takes a list of strings, not {value!r}")
+    raise ConfigError(
+        f"Cors({name}=) takes a list of strings, not {value!r}",
+        hint=f"write e.g. {name}=['...', '...']",
+    )
 
 
 def _origins(value: object) -> tuple[str, ...]:
@@ -197,16 +212,16 @@ def _origins(value: object) -> tuple[str, ...]:
     if "*" in origins:
         if len(origins) > 1:
             raise ConfigError(
-                f"Cors(allow_origins={list(origins)!r}) mixes '*' with origins: '*' alone "
-                "allows every origin, or list only the origins to allow"
+                f"Cors(allow_origins={list(origins)!r}) mixes '*' with origins",
+                hint="give '*' alone to allow every origin, or list only the origins to allow",
             )
         return origins
     for origin in origins:
         if origin != "null" and not _ORIGIN.fullmatch(origin):
             raise ConfigError(
-                f"Cors(allow_origins=) holds {origin!r}, which is not an origin: write "
-                "scheme://host[:port] without a path or a trailing slash, e.g. "
-                "'https://app.example.com'"
+                f"Cors(allow_origins=) holds {origin!r}, which is not an origin",
+                hint="write scheme://host[:port] without a path or a trailing slash, e.g. "
+                "'https://app.example.com'",
             )
     return origins
 
@@ -216,8 +231,9 @@ def _methods(value: object) -> tuple[str, ...]:
     for method in methods:
         if not _TOKEN.fullmatch(method) or method == "*":
             raise ConfigError(
-                f"Cors(allow_methods=) holds {method!r}, which is not a method: list methods "
-                "such as ['GET', 'POST', 'PATCH'], or leave it None for the routes' methods"
+                f"Cors(allow_methods=) holds {method!r}, which is not a method",
+                hint="list methods such as ['GET', 'POST', 'PATCH'], or leave allow_methods "
+                "None for the methods of the routes",
             )
     return tuple(method.upper() for method in methods)
 
@@ -227,8 +243,8 @@ def _header_names(name: str, value: object) -> tuple[str, ...]:
     for header in names:
         if not _TOKEN.fullmatch(header) or (header == "*" and len(names) > 1):
             raise ConfigError(
-                f"Cors({name}=) holds {header!r}, which is not a header name: list names such "
-                "as ['Content-Type', 'X-Token'], or give '*' alone"
+                f"Cors({name}=) holds {header!r}, which is not a header name",
+                hint="list names such as ['Content-Type', 'X-Token'], or give '*' alone",
             )
     return names
 
@@ -240,8 +256,8 @@ def _paths(value: object) -> tuple[str, ...]:
             re.compile(path)
         except re.error as error:
             raise ConfigError(
-                f"Cors(paths=) holds {path!r}, which does not compile: {error}; each is a "
-                r"regex that must match the whole decoded path, e.g. r'/api/.*'"
+                f"Cors(paths=) holds {path!r}, which does not compile: {error}",
+                hint=r"each is a regex that must match all of the decoded path, e.g. r'/api/.*'",
             ) from None
     return paths
 

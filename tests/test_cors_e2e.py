@@ -3,13 +3,15 @@ curl as a browser would (preflight, then the call), and by an origin it does not
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import REPO, Server, start_server, write_site
 
 A = "http://a.example"
 """The origin the site allows (credentials included) under /api/."""
@@ -261,3 +263,37 @@ def test_a_site_without_cors_answers_options_with_204_and_allow(tmp_path: Path) 
     assert answer.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
     assert "Vary" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("init", "says"),
+    [
+        (
+            "import krait\n\nkrait.config.cors = krait.config.Cors('*', allow_credentials=True)\n",
+            ["init.py:3", "cannot go with allow_origins='*'", "fix: list the origins"],
+        ),
+        (
+            "import krait\nkrait.config.cors = krait.config.Cors('*', max_agee=5)\n",
+            ["init.py:2", "unexpected keyword argument 'max_agee'"],
+        ),
+        (
+            "import krait\nkrait.config.cors = {'allow_origins': '*'}\n",
+            ["init.py:2", "must be a krait.config.Cors", "fix:"],
+        ),
+    ],
+)
+def test_bad_cors_settings_stop_the_start_up_naming_the_line(
+    tmp_path: Path, init: str, says: list[str]
+) -> None:
+    site = write_site(tmp_path / "site", {".py/init.py": init})
+    done = subprocess.run(
+        [sys.executable, "-m", "krait", str(site), "--listen", "tcp:0:interface=127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    for needle in says:
+        assert needle in done.stderr, done.stderr
