@@ -83,8 +83,22 @@ def error_body(
         return f"{title}: {detail}\n".encode() if detail else f"{title}\n".encode()
     extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
     return (
-        f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{extra}</body></html>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"{_VIEWPORT}<title>{title}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{title}</h1>{extra}</main></body></html>"
     ).encode()
+
+
+_VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+# Small enough to send with every error, so the page needs no second request (nor a file).
+_STYLE = (
+    "body{margin:0;min-height:100vh;display:grid;place-items:center;background:#f4f3ef;"
+    "color:#1d2330;font:16px/1.5 system-ui,sans-serif}"
+    "main{box-sizing:border-box;width:min(36rem,100% - 2rem);margin:1rem;padding:1.5rem 2rem;"
+    "background:#fff;border:1px solid #ddd;border-top:4px solid #a4262c;border-radius:6px}"
+    "h1{margin:0;font-size:1.4rem;font-weight:600}"
+    "pre{margin:.8rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.9rem}"
+)
 
 
 def write_error(request: Request, code: int, phrase: str = "", detail: str = "") -> bytes:
@@ -119,15 +133,13 @@ def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     A malformed form or JSON body is the client's fault (400, with the reason); anything else
     is the site's (500, with the traceback only when ``debug``).
     """
-    if failure.check(ClientInputError):
+    if is_client_error(failure):
         reason = str(failure.value)
         log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=reason)
         return write_error(request, 400, "", reason)
     error = failure.value
     assert error is not None
-    text = user_traceback(error)
-    uri = request.uri.decode("latin-1")
-    log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+    text = log_site_error(request, error)
     body = write_error(request, 500)
     if not debug:
         return body
@@ -137,6 +149,19 @@ def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     )
     request.setHeader(b"content-length", b"%d" % len(page))
     return page
+
+
+def log_site_error(request: Request, error: BaseException) -> str:
+    """Log what the site's code raised for ``request`` (its 500); returns the traceback."""
+    text = user_traceback(error)
+    uri = request.uri.decode("latin-1")
+    log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+    return text
+
+
+def is_client_error(failure: Failure) -> bool:
+    """Whether user code failed on the client's input (a 400), not on its own error."""
+    return bool(failure.check(ClientInputError))
 
 
 DEBUG_FORM_LIMIT = 1024 * 1024

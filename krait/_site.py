@@ -12,12 +12,13 @@ import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import krait
 from krait import _route_origins, config
 from krait._caching import CacheRules
+from krait._error_pages import check_error_pages
 from krait._errors import SiteConfigError, SiteWarning
 from krait._routing import CompiledRoute, compile_routes
 from krait._site_checks import check_site
@@ -44,6 +45,7 @@ class SiteConfig:
         ssl_private_key_path: the PEM key from ``krait.config``, if any.
         ssl_key_passphrase: the key's passphrase, if any.
         warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
+        error_pages: the site's own error pages, real paths by status (``_error_pages``).
     """
 
     root: str
@@ -54,6 +56,7 @@ class SiteConfig:
     ssl_private_key_path: str | None = None
     ssl_key_passphrase: str | None = None
     warnings: tuple[SiteWarning, ...] = ()
+    error_pages: dict[int, str] = field(default_factory=dict)
 
 
 def load_site(site_root: str) -> SiteConfig:
@@ -157,6 +160,7 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
     warnings = check_site(
         real_root, config.routes or [], _route_origins.decorated_routes(), init_path
     )
+    error_pages, page_warnings = check_error_pages(config.error_pages, real_root, init_path)
     return SiteConfig(
         root=site_root,
         real_root=real_root,
@@ -165,7 +169,8 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
         ssl_certificate_path=config.ssl_certificate_path,
         ssl_private_key_path=config.ssl_private_key_path,
         ssl_key_passphrase=config.ssl_key_passphrase,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings + page_warnings),
+        error_pages=error_pages,
     )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "cache_no_store",
     "cache_private",
     "cache_public",
+    "error_pages",
     "routes",
     "ssl_certificate_path",
     "ssl_key_passphrase",
@@ -115,6 +116,11 @@ cache_max_age_default: int = 300
 """Max-age in seconds for cacheable resources."""
 cache_max_age_long_term: int = 864000
 """Max-age in seconds for long-term cacheable resources."""
+
+error_pages: dict[int, str] = {}
+"""The site's own pages for 404 and 500 (paths relative to the site root), e.g.
+``{404: ".view/errors/404.html", 500: ".view/errors/500.html"}``; krait's built-in pages
+otherwise."""
 
 ssl_certificate_path: str | None = None
 """The PEM certificate (chain) served on HTTPS ports."""

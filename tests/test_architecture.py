@@ -28,6 +28,7 @@ PURE_CORES = (
     "krait._cookie_attributes",
     "krait._cookie_text",
     "krait._deadlines",
+    "krait._error_pages",
     "krait._debug_page",
     "krait._errors",
     "krait._forms",

@@ -39,6 +39,7 @@ PUBLIC = {
         "cache_no_store",
         "cache_private",
         "cache_public",
+        "error_pages",
         "routes",
         "ssl_certificate_path",
         "ssl_key_passphrase",
