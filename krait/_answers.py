@@ -82,6 +82,8 @@ def error_body(
     if form is BodyForm.TEXT:
         return f"{title}: {detail}\n".encode() if detail else f"{title}\n".encode()
     extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
+    if code == 404:
+        extra += '<p><a href="/">Go to the home page</a></p>'
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"{_VIEWPORT}<title>{title}</title><style>{_STYLE}</style></head>"
@@ -98,6 +100,7 @@ _STYLE = (
     "background:#fff;border:1px solid #ddd;border-top:4px solid #a4262c;border-radius:6px}"
     "h1{margin:0;font-size:1.4rem;font-weight:600}"
     "pre{margin:.8rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.9rem}"
+    "p{margin:.8rem 0 0}a{color:#2f5f9e}"
 )
 
 

@@ -18,6 +18,8 @@ import pytest
 import requests
 from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, Server, start_server
 
+from krait._answers import error_body
+
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'"
 )
@@ -141,3 +143,15 @@ def test_the_favicon_is_an_icon(demo: Server) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "image/vnd.microsoft.icon"
     assert answer.content[:4] == b"\0\0\1\0"
+
+
+@pytest.mark.parametrize("detail", ["", "a-reason-without-any-space-" * 8])
+def test_krait_s_own_error_page_fits_the_screen(tab: Tab, tmp_path: Path, detail: str) -> None:
+    """The built-in page, as a site without error pages of its own sends it."""
+    tab.page.set_content(error_body(404, detail).decode())
+    tab.page.screenshot(path=str(tmp_path / f"built-in-404-{tab.width}.png"), full_page=True)
+    scroll_width, inner_width = tab.page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= inner_width
+    assert tab.page.locator('meta[name="viewport"]').count() == 1
