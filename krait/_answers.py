@@ -5,7 +5,9 @@ An error body states the status line and, when there is one, the reason (``404 N
 which one is decided here only:
 
 * HTML, for every request that reached the resource tree (a route, a file, a page, an
-  upgrade): a browser asked for a page and shows this one in its place.
+  upgrade): a browser asked for a page and shows this one in its place. It is a whole page
+  with its style inline, readable on a phone; a site may replace the 404 and 500 ones with
+  pages of its own (``_error_page_writer``), which fall back to these.
 * Plain text, for requests the connection layer refused before dispatch (a malformed or
   oversized head, a body over the limit, a bad Host): nothing of the request was understood
   well enough to answer it as a page, and such clients are rarely browsers.

@@ -66,8 +66,10 @@ class ErrorPageWriter:
             or the client does not accept HTML.
         """
         path = self.pages.get(status)
+        if path is None:
+            return False
         accept = b", ".join(request.requestHeaders.getRawHeaders(b"accept") or [])
-        if path is None or not accepts_html(accept.decode("latin-1")):
+        if not accepts_html(accept.decode("latin-1")):
             return False
         job = PageJob(kind="file", path=path, base_filename=_TYPED_AS)
         self.guard.run(
