@@ -56,7 +56,7 @@ class SiteConfig:
     ssl_private_key_path: str | None = None
     ssl_key_passphrase: str | None = None
     warnings: tuple[SiteWarning, ...] = ()
-    error_pages: dict[int, str] = field(default_factory=dict)
+    error_pages: dict[int, str] = field(default_factory=dict, hash=False)
 
 
 def load_site(site_root: str) -> SiteConfig:
