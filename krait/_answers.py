@@ -5,7 +5,9 @@ An error body states the status line and, when there is one, the reason (``404 N
 which one is decided here only:
 
 * HTML, for every request that reached the resource tree (a route, a file, a page, an
-  upgrade): a browser asked for a page and shows this one in its place.
+  upgrade): a browser asked for a page and shows this one in its place. It is a whole page
+  with its style inline, readable on a phone; a site may replace the 404 and 500 ones with
+  pages of its own (``_error_page_writer``), which fall back to these.
 * Plain text, for requests the connection layer refused before dispatch (a malformed or
   oversized head, a body over the limit, a bad Host): nothing of the request was understood
   well enough to answer it as a page, and such clients are rarely browsers.
@@ -82,9 +84,26 @@ def error_body(
     if form is BodyForm.TEXT:
         return f"{title}: {detail}\n".encode() if detail else f"{title}\n".encode()
     extra = f"<pre>{html.escape(detail)}</pre>" if detail else ""
+    if code == 404:
+        extra += '<p><a href="/">Go to the home page</a></p>'
     return (
-        f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{extra}</body></html>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"{_VIEWPORT}<title>{title}</title><style>{_STYLE}</style></head>"
+        f"<body><main><h1>{title}</h1>{extra}</main></body></html>"
     ).encode()
+
+
+_VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+# Small enough to send with every error, so the page needs no second request (nor a file).
+_STYLE = (
+    "body{margin:0;min-height:100vh;display:grid;place-items:center;background:#f4f3ef;"
+    "color:#1d2330;font:16px/1.5 system-ui,sans-serif}"
+    "main{box-sizing:border-box;width:min(36rem,100% - 2rem);margin:1rem;padding:1.5rem 2rem;"
+    "background:#fff;border:1px solid #ddd;border-top:4px solid #a4262c;border-radius:6px}"
+    "h1{margin:0;font-size:1.4rem;font-weight:600}"
+    "pre{margin:.8rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.9rem}"
+    "p{margin:.8rem 0 0}a{color:#2f5f9e}"
+)
 
 
 def write_error(request: Request, code: int, phrase: str = "", detail: str = "") -> bytes:
@@ -119,15 +138,13 @@ def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     A malformed form or JSON body is the client's fault (400, with the reason); anything else
     is the site's (500, with the traceback only when ``debug``).
     """
-    if failure.check(ClientInputError):
+    if is_client_error(failure):
         reason = str(failure.value)
         log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=reason)
         return write_error(request, 400, "", reason)
     error = failure.value
     assert error is not None
-    text = user_traceback(error)
-    uri = request.uri.decode("latin-1")
-    log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+    text = log_site_error(request, error)
     body = write_error(request, 500)
     if not debug:
         return body
@@ -137,6 +154,19 @@ def write_failure(request: Request, failure: Failure, debug: bool) -> bytes:
     )
     request.setHeader(b"content-length", b"%d" % len(page))
     return page
+
+
+def log_site_error(request: Request, error: BaseException) -> str:
+    """Log what the site's code raised for ``request`` (its 500); returns the traceback."""
+    text = user_traceback(error)
+    uri = request.uri.decode("latin-1")
+    log.error("500 for {uri}: error in the site's code\n{traceback}", uri=uri, traceback=text)
+    return text
+
+
+def is_client_error(failure: Failure) -> bool:
+    """Whether user code failed on the client's input (a 400), not on its own error."""
+    return bool(failure.check(ClientInputError))
 
 
 DEBUG_FORM_LIMIT = 1024 * 1024

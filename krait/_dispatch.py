@@ -22,6 +22,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from krait._answers import write_error
 from krait._caching import CachePolicy, cache_policy
 from krait._cross_origin import CrossOrigin
+from krait._error_page_writer import ErrorPageWriter
 from krait._errors import (
     BadRequestPath,
     MethodNotAllowed,
@@ -88,6 +89,9 @@ class KraitRoot(Resource):
         self.files = StaticFiles(compression=compression)
         self.routes = [RouteHandler(route, self, pool) for route in site.routes]
         self.cross_origin = CrossOrigin(site.cors, site.routes) if site.cors else None
+        self.error_pages = ErrorPageWriter(site.error_pages, self.guard, self.renderer, self.writer)
+        if site.error_pages:
+            self.writer.use_error_pages(self.error_pages.answer)
         self._decoded: dict[bytes, str] = {}
         self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
@@ -128,8 +132,14 @@ class KraitRoot(Resource):
                     return finish_without_body(request)
                 return write_error(request, 405)
             except NoRouteMatched:
-                return write_error(request, 404)
+                return self.not_found(request)
         return self.routes[route.index].serve(request, path, upgrade)
+
+    def not_found(self, request: Request) -> bytes | int:
+        """Answer 404, with the site's own page if it has one."""
+        if self.error_pages.answer(request, 404):
+            return NOT_DONE_YET
+        return write_error(request, 404)
 
     def _match(self, method: bytes, path: str, upgrade: bool) -> CompiledRoute:
         """Match a route, remembering the match (routes never change once the site loaded)."""
@@ -219,7 +229,7 @@ class RouteHandler:
             resolved, key = self._resolve(target)
         except TargetNotFound as error:
             log.debug("404 for {path!r}: {reason}", path=path, reason=error)
-            return write_error(request, 404)
+            return self.root.not_found(request)
         if upgrade or resolved.kind is TargetKind.SCRIPT:
             kind = "script" if resolved.kind is TargetKind.SCRIPT else "file"
             job = self._job(kind, resolved)
@@ -262,14 +272,14 @@ class RouteHandler:
         """Go on with a request once its template was compiled in the pool."""
         if is_answered_or_gone(request):
             return
+        if not succeeded:
+            self.writer.write_failure(value, request)
+            return
         try:
-            body = (
-                self._serve_template(request, path, resolved, key, value)
-                if succeeded
-                else self.writer.fail(request, value)
-            )
+            body = self._serve_template(request, path, resolved, key, value)
         except Exception:
-            body = self.writer.fail(request, Failure())
+            self.writer.write_failure(Failure(), request)
+            return
         finish_rendered(request, body)
 
     def _job(self, kind: str, resolved: ResolvedTarget) -> PageJob:

@@ -9,12 +9,19 @@ user code raised is answered by ``_answers``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
-from krait._answers import reason_phrase, write_failure
+from krait._answers import (
+    is_client_error,
+    log_site_error,
+    reason_phrase,
+    write_error,
+    write_failure,
+)
 from krait._compression import (
     GZIP,
     MAX_ON_THE_FLY,
@@ -68,6 +75,12 @@ class PageWriter:
         self.debug = debug
         self.ws_hub = ws_hub
         self.compression = compression
+        self._error_page: Callable[[Request, int], bool] | None = None
+
+    def use_error_pages(self, answer: Callable[[Request, int], bool]) -> None:
+        """Answer what user code raised with ``answer(request, 500)`` when it returns True
+        (the site's own 500 page), except with ``--debug``."""
+        self._error_page = answer
 
     def page_done(
         self,
@@ -167,7 +180,15 @@ class PageWriter:
         """Answer with the error page for what user code raised."""
         if is_answered_or_gone(request):
             return
-        request.write(self.fail(request, failure))
+        if self._error_page is None or self.debug or is_client_error(failure):
+            body = self.fail(request, failure)
+        else:
+            assert failure.value is not None
+            log_site_error(request, failure.value)
+            if self._error_page(request, 500):
+                return
+            body = write_error(request, 500)
+        request.write(body)
         request.finish()
 
     def fail(self, request: Request, failure: Failure) -> bytes:

@@ -19,6 +19,7 @@ import krait
 from krait import _route_origins, config
 from krait._caching import CacheRules
 from krait._cors import CorsPolicy, compile_cors
+from krait._error_pages import check_error_pages
 from krait._errors import SiteConfigError, SiteWarning
 from krait._routing import CompiledRoute, compile_routes
 from krait._session_checks import session_settings
@@ -49,6 +50,7 @@ class SiteConfig:
         warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
         sessions: the ``krait.session`` settings (``_session_checks``).
         cors: the compiled ``krait.config.cors``; empty when the site shares nothing.
+        error_pages: the site's own error pages, real paths by status (``_error_pages``).
     """
 
     root: str
@@ -61,6 +63,7 @@ class SiteConfig:
     warnings: tuple[SiteWarning, ...] = ()
     sessions: SessionSettings = field(default_factory=SessionSettings)
     cors: tuple[CorsPolicy, ...] = ()
+    error_pages: dict[int, str] = field(default_factory=dict, hash=False)
 
 
 def load_site(site_root: str) -> SiteConfig:
@@ -171,6 +174,7 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
     )
     sessions, session_warnings = session_settings(config, real_root, init_path)
     warnings.extend(session_warnings)
+    error_pages, page_warnings = check_error_pages(config.error_pages, real_root, init_path)
     return SiteConfig(
         root=site_root,
         real_root=real_root,
@@ -179,9 +183,10 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
         ssl_certificate_path=config.ssl_certificate_path,
         ssl_private_key_path=config.ssl_private_key_path,
         ssl_key_passphrase=config.ssl_key_passphrase,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings + page_warnings),
         sessions=sessions,
         cors=cors,
+        error_pages=error_pages,
     )
 
 

@@ -104,8 +104,8 @@ def last_routes_assignment(init_path: str) -> int | None:
     return last_assignment(init_path, "routes")
 
 
-def last_assignment(init_path: str, attribute: str) -> int | None:
-    """The line of the last ``<...>.<attribute> = ...`` in ``init.py``, if any."""
+def last_assignment(init_path: str, name: str) -> int | None:
+    """The line of the last ``<...>.name = ...`` or ``<...>.name[key] = ...`` in ``init.py``."""
     try:
         with open(init_path, "rb") as file:
             tree = ast.parse(file.read(), init_path)
@@ -114,10 +114,15 @@ def last_assignment(init_path: str, attribute: str) -> int | None:
     lines = [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        and any(isinstance(t, ast.Attribute) and t.attr == attribute for t in node.targets)
+        if isinstance(node, ast.Assign) and any(_names(t, name) for t in node.targets)
     ]
     return max(lines, default=None)
+
+
+def _names(target: ast.expr, name: str) -> bool:
+    if isinstance(target, ast.Subscript):
+        target = target.value
+    return isinstance(target, ast.Attribute) and target.attr == name
 
 
 def literal_view(ctrl_class: Any) -> tuple[str, Origin] | None:

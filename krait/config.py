@@ -23,6 +23,7 @@ __all__ = [
     "cache_private",
     "cache_public",
     "cors",
+    "error_pages",
     "routes",
     "secret_key",
     "session_cookie",
@@ -281,6 +282,10 @@ cache_max_age_long_term: int = 864000
 cors: Cors | list[Cors] | None = None
 """Cross-origin settings (a krait addition): a :class:`Cors`, a list of them (the first
 whose ``paths`` match a request's path applies), or None for none."""
+error_pages: dict[int, str] = {}
+"""The site's own pages for 404 and 500 (paths relative to the site root), e.g.
+``{404: ".view/errors/404.html", 500: ".view/errors/500.html"}``; krait's built-in pages
+otherwise."""
 
 ssl_certificate_path: str | None = None
 """The PEM certificate (chain) served on HTTPS ports."""

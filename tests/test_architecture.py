@@ -29,6 +29,7 @@ PURE_CORES = (
     "krait._cookie_text",
     "krait._cors",
     "krait._deadlines",
+    "krait._error_pages",
     "krait._debug_page",
     "krait._errors",
     "krait._forms",

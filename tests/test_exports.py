@@ -42,6 +42,7 @@ PUBLIC = {
         "cache_private",
         "cache_public",
         "cors",
+        "error_pages",
         "routes",
         "secret_key",
         "session_cookie",

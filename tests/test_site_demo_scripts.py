@@ -110,3 +110,25 @@ def test_the_json_api_is_readable_from_any_origin(demo: Server) -> None:
     page = requests.get(demo.url + "/", headers={"Origin": "https://elsewhere.example"}, timeout=10)
     assert "/api/guestbook" in page.text
     assert "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_the_demo_answers_a_missing_page_with_its_own_404(demo: Server) -> None:
+    answer = requests.get(demo.url + "/no/such/<page>", timeout=10)
+    assert answer.status_code == 404
+    assert "Nothing here" in answer.text and 'class="brand"' in answer.text
+    assert "<code>/no/such/&lt;page&gt;</code>" in answer.text
+
+
+def test_the_demo_answers_a_failing_page_with_its_own_500_without_the_traceback(
+    demo: Server,
+) -> None:
+    answer = requests.get(demo.url + "/oops", timeout=10)
+    assert answer.status_code == 500
+    assert "Something broke" in answer.text
+    assert "RuntimeError" not in answer.text and "fails on purpose" not in answer.text
+
+
+def test_the_demo_has_a_favicon(demo: Server) -> None:
+    answer = requests.get(demo.url + "/favicon.ico", timeout=10)
+    assert answer.status_code == 200
+    assert answer.content.startswith(b"\0\0\1\0")

@@ -15,11 +15,14 @@ krait.config.routes += [
     Route(),
 ]
 
+# The demo's own error pages, in its look (a hidden folder: they have no URL of their own).
+krait.config.error_pages = {404: ".view/errors/404.html", 500: ".view/errors/500.html"}
+
 # Fingerprint-free assets may be cached for a while; the download is public. The MVC pages
 # ("." is the home page) may be kept by the browser for a while, not by shared caches.
 krait.config.cache_private = [r"\.", r"about", r"features"]
 krait.config.cache_public = [r"css/.*", r"js/.*", r"img/.*"]
-krait.config.cache_long_term = [r"img/.*", r"downloads/.*"]
+krait.config.cache_long_term = [r"img/.*", r"downloads/.*", r"favicon\.ico"]
 krait.config.cache_no_store = [r"guestbook", r"counter"]
 
 # /api/ is a small read-only JSON API: pages of any origin may read it (see docs/cors.md).

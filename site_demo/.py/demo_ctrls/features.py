@@ -20,6 +20,8 @@ class FeatureTableCtrl(CtrlBase):
         _feature("Pyml views with a shared header", where=".view/header.html"),
         _feature("Jinja2 views", where=".view/feature_table.j2"),
         _feature("Your request, escaped", url="/about"),
+        _feature("The site's own 404 page", url="/no-such-page"),
+        _feature("The site's own 500 page", url="/oops"),
     ]
     sample = "<script>alert('not run')</script>"
 
