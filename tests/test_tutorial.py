@@ -65,8 +65,26 @@ def check_cookie(server: Server) -> None:
         assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
         assert "max-age=2592000" in set_cookie.lower()
         page = browser.get(server.url + "/guestbook", timeout=10)
+        assert "<p>You signed 1 time(s) during this visit.</p>" in page.text
+        session_cookie = posted.cookies["krait_session"]
+        browser.post(
+            server.url + "/guestbook", data={"name": "Ada", "message": "Again"}, timeout=10
+        )
+        assert (
+            "<p>You signed 2 time(s) during this visit.</p>"
+            in browser.get(server.url + "/guestbook", timeout=10).text
+        )
     assert "<p>Welcome back, Ada Lovelace.</p>" in page.text
     assert 'value="Ada Lovelace"' in page.text
+    assert session_cookie
+    stranger = requests.get(server.url + "/guestbook", timeout=10).text
+    assert "during this visit" not in stranger
+    forged = requests.get(
+        server.url + "/guestbook",
+        cookies={"krait_session": session_cookie[:-4] + "AAAA"},
+        timeout=10,
+    ).text
+    assert "during this visit" not in forged
 
 
 def check_controller(server: Server) -> None:
