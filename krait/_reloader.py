@@ -27,10 +27,9 @@ from twisted.logger import Logger
 
 from krait._listeners import bind_listeners, listener_names
 from krait._listening import KraitService, ReadyReporter
-from krait._restart_policy import Exit
 from krait._supervisor import Supervisor
 from krait._watch_rules import ChangeKind, change_kind, change_line, shown_path
-from krait._worker_handle import Worker, WorkerState
+from krait._worker_handle import WorkerState
 from krait._workers import call_in_reactor
 
 __all__ = ["ReloadingSupervisor", "SiteWatcher", "build_reloader"]
@@ -71,38 +70,26 @@ def build_reloader(options: Any, reactor: Any, log_observer: Any = None) -> Krai
 class ReloadingSupervisor(Supervisor):
     """A :class:`krait._supervisor.Supervisor` whose reloads come from file changes.
 
-    A change seen while a new worker is still starting waits for it: that worker may have
-    read the files before the change, so another one replaces it once it is ready (or gone).
+    A worker still starting when a change comes may have read the files before it: it is
+    stopped, and a fresh one takes its place at once. Waiting for it instead would make a
+    quick second save wait for the first one, and a save that fixes an ``init.py`` stuck in
+    a loop wait for its start-up limit.
     """
 
-    pending = False
-
     def reload(self) -> None:
-        """Replace the serving worker by a new one, now or once the starting one is ready."""
+        """Replace every worker, serving or starting, by one that loads the files now."""
         if self.stopping:
             return
-        if self._starting():
-            self.pending = True
-            return
+        starting = [w for w in self.workers if w.state is WorkerState.STARTING]
+        replaced = {w.replaces for w in starting}
+        for worker in starting:
+            old, worker.replaces = worker.replaces, None
+            self.stop_worker(worker)
+            self.spawn(replaces=old)
         for worker in list(self.workers):
-            if worker.state in (WorkerState.SERVING, WorkerState.RETIRING):
+            serving = worker.state in (WorkerState.SERVING, WorkerState.RETIRING)
+            if serving and worker not in replaced:
                 self.spawn(replaces=worker)
-
-    def control_line(self, worker: Worker, line: str) -> None:
-        super().control_line(worker, line)
-        self._reload_if_pending()
-
-    def worker_ended(self, worker: Worker, how: Exit) -> None:
-        super().worker_ended(worker, how)
-        self._reload_if_pending()
-
-    def _starting(self) -> bool:
-        return any(worker.state is WorkerState.STARTING for worker in self.workers)
-
-    def _reload_if_pending(self) -> None:
-        if self.pending and not self._starting():
-            self.pending = False
-            self.reload()
 
 
 class SiteWatcher(Service):

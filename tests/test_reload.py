@@ -226,6 +226,19 @@ def test_a_syntax_error_in_a_controller_module_names_that_module(
     text_becomes(reloading.url + "/shop", "ctrl v2")
 
 
+def test_a_save_while_init_py_is_stuck_in_a_loop_starts_the_fixed_site(
+    reloading: Server, site: Path
+) -> None:
+    """The stuck worker is stopped at the next change: no waiting for its start-up limit."""
+    init = site / ".py" / "init.py"
+    good = init.read_text()
+    init.write_text("import time\nwhile True:\n    time.sleep(0.05)\n")
+    assert len(reload_lines_after(reloading, 1)) == 1
+    text_becomes(reloading.url + "/init", "init v1")  # the old worker still serves
+    init.write_text(good.replace("init v1", "init v2"))
+    text_becomes(reloading.url + "/init", "init v2")
+
+
 def test_a_site_broken_at_start_serves_its_error_page_then_the_fixed_site(
     serve: Callable[..., Server], site: Path
 ) -> None:

@@ -67,29 +67,40 @@ def test_a_change_starts_a_worker_that_replaces_the_serving_one() -> None:
     assert reactor.spawned[0].signals == ["TERM"]
 
 
-def test_a_change_while_a_worker_starts_waits_for_it_then_replaces_it() -> None:
-    """The starting worker may have read the files before the change: one more follows."""
+def test_a_change_while_a_worker_starts_stops_it_and_starts_a_fresh_one() -> None:
+    """The starting worker may have read the files before the change."""
     reactor, supervisor = supervisor_with_a_serving_worker()
+    serving = supervisor.workers[0]
     supervisor.reload()
+    first = supervisor.workers[-1]
     supervisor.reload()
-    supervisor.reload()
-    assert len(reactor.spawned) == 2  # the first and one replacement: the rest wait
-    second = supervisor.workers[-1]
-    supervisor.control_line(second, "ready")
+    assert reactor.spawned[1].signals == ["TERM"]
+    assert first.state is WorkerState.STOPPING
+    fresh = supervisor.workers[-1]
+    assert fresh.replaces is serving
     assert len(reactor.spawned) == 3
-    assert supervisor.workers[-1].replaces is second
-    supervisor.control_line(supervisor.workers[-1], "ready")
-    assert len(reactor.spawned) == 3
+    supervisor.worker_ended(first, Exit(None, 15))
+    assert len(reactor.spawned) == 3  # stopped as asked: not replaced
+    supervisor.control_line(fresh, "ready")
+    assert serving.state is WorkerState.STOPPING
+    assert reactor.spawned[0].signals == ["TERM"]
 
 
-def test_a_change_while_a_broken_worker_starts_follows_once_it_ended() -> None:
+def test_a_change_while_the_first_worker_starts_replaces_it() -> None:
+    reactor = ProcessReactor()
+    supervisor = ReloadingSupervisor(reactor, [], ["site", "--reload"], 1, 30.0)
+    first = supervisor.spawn()
+    supervisor.reload()
+    assert first.state is WorkerState.STOPPING
+    assert [w.state for w in supervisor.workers] == [WorkerState.STOPPING, WorkerState.STARTING]
+    assert supervisor.workers[-1].replaces is None
+
+
+def test_a_change_while_stopping_starts_nothing() -> None:
     reactor, supervisor = supervisor_with_a_serving_worker()
+    supervisor.stopping = True
     supervisor.reload()
-    starting = supervisor.workers[-1]
-    supervisor.reload()
-    supervisor.worker_ended(starting, Exit(1, None))
-    assert len(reactor.spawned) == 3
-    assert supervisor.workers[-1].replaces is supervisor.workers[0]
+    assert len(reactor.spawned) == 1
 
 
 def watcher(tmp_path: Path, restarts: list[int]) -> SiteWatcher:
