@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             sys.stderr.write(f"krait: cannot open {error.filename}: {error.strerror}\n")
             return 1
-    observer = krait_observer(sys.stderr, options["log-level"], options["log-format"])
+    observer = krait_observer(
+        sys.stderr, options["log-level"], options["log-format"], quiet_lifecycle=options["reload"]
+    )
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     try:
         service: Any = build_service(options, reactor)

@@ -169,6 +169,17 @@ def is_client_error(failure: Failure) -> bool:
     return bool(failure.check(ClientInputError))
 
 
+def write_start_error(request: Request, page: bytes) -> bytes:
+    """Set up ``request`` for the 500 of a site that cannot start, and return ``page``.
+
+    Only ``--reload`` serves it (:mod:`krait._start_error_site`); the page is the error
+    :func:`krait._debug_page.start_error_page` made of it.
+    """
+    write_error(request, 500)
+    request.setHeader(b"content-length", b"%d" % len(page))
+    return page
+
+
 DEBUG_FORM_LIMIT = 1024 * 1024
 """The largest form body the ``--debug`` page parses to show its fields."""
 

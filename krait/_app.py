@@ -25,6 +25,7 @@ from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait")
+startup_log = Logger(namespace="krait.startup")
 
 
 def build_site(
@@ -103,7 +104,7 @@ def fit_connections(max_connections: int | None) -> int:
             error=limit.error,
         )
     chosen = default_max_connections(limit.soft) if max_connections is None else max_connections
-    log.info(
+    startup_log.info(
         "open-file limit {soft}{raised} (hard limit {hard}): up to {count} connections "
         "(--max-connections)",
         soft=limit.soft,

@@ -1,4 +1,5 @@
-"""The ``--debug`` error page: the exception, the site's source around each frame, the request.
+"""The ``--debug`` error page: the exception, the site's source around each frame, the request;
+and, in the same style, the page ``--reload`` serves while the site cannot start.
 
 Built from plain values (``_tracebacks`` finds the frames, ``_answers`` the request's facts),
 so it can be tested without a server. Everything shown is escaped, and the values of the
@@ -135,9 +136,7 @@ def debug_page(
     e = html.escape
     title = f"{code} {phrase}"
     parts = [
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}: '
-        f"{e(exception.splitlines()[0] if exception else '')}</title>"
-        f"<style>{_STYLE}</style></head><body>",
+        _head(title, exception),
         f"<header><h1>{e(title)}: an error in the site's code</h1><p>{e(exception)}</p></header>",
         "<main>",
     ]
@@ -163,6 +162,50 @@ def debug_page(
         "</footer></main></body></html>"
     )
     return "".join(parts).encode("utf-8")
+
+
+def start_error_page(
+    message: str, frames: Sequence[SourceFrame], location: str = "", hint: str = ""
+) -> bytes:
+    """The page ``--reload`` serves for every request while the site cannot start.
+
+    Args:
+        message: what is wrong (a :class:`krait._errors.SiteConfigError`'s message).
+        frames: the line at fault with the source around it, if the error names one.
+        location: the file at fault, shown when there is no frame.
+        hint: how to fix it.
+    """
+    e = html.escape
+    title = "500 Internal Server Error"
+    parts = [
+        _head(title, message),
+        f"<header><h1>{title}: the site cannot start</h1><p>{e(message)}</p></header>",
+        "<main>",
+    ]
+    if frames:
+        parts.append("<h2>Where</h2>")
+        parts.extend(_frame(frame) for frame in frames)
+    elif location:
+        where = f'<div class="where">{e(location)}</div>'
+        parts.append(f'<h2>Where</h2><div class="frame">{where}</div>')
+    if hint:
+        parts.append(f"<h2>Fix</h2><p>{e(hint)}</p>")
+    parts.append(
+        "<footer>krait shows this page because it runs with <code>--reload</code>, a "
+        "development mode: every request gets it until a change you save lets the site start. "
+        "Never use <code>--reload</code> in production: it shows your code to every visitor."
+        "</footer></main></body></html>"
+    )
+    return "".join(parts).encode("utf-8")
+
+
+def _head(title: str, message: str) -> str:
+    e = html.escape
+    first_line = message.splitlines()[0] if message else ""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}: '
+        f"{e(first_line)}</title><style>{_STYLE}</style></head><body>"
+    )
 
 
 def _frame(frame: SourceFrame) -> str:

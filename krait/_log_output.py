@@ -111,6 +111,25 @@ def _iso(when: float) -> str:
 _FORMATTERS = {LogFormat.TEXT: format_text, LogFormat.JSON: format_json}
 
 
+LIFECYCLE_NAMESPACES = ("log_legacy", "twisted", "watchfiles", "krait.supervisor", "krait.startup")
+"""Whose debug and info lines ``--reload`` hides: the chatter of processes that start and
+stop on every change (ports opened and closed, signals, the open-file limit, workers)."""
+
+
+@implementer(ILogFilterPredicate)
+class _LifecycleQuiet:
+    """Under ``--reload``, one line per reload: lifecycle lines below warn are hidden."""
+
+    def __call__(self, event: LogEvent) -> Any:
+        if event.get("log_level") not in (LogLevel.debug, LogLevel.info):
+            return PredicateResult.maybe
+        namespace = str(event.get("log_namespace", ""))
+        for quiet in LIFECYCLE_NAMESPACES:
+            if namespace == quiet or namespace.startswith(quiet + "."):
+                return PredicateResult.no
+        return PredicateResult.maybe
+
+
 @implementer(ILogFilterPredicate)
 class _AccessLinesPass:
     """Access lines are the access log's: the server log's level does not hide them."""
@@ -119,10 +138,18 @@ class _AccessLinesPass:
         return PredicateResult.yes if is_access_line(event) else PredicateResult.maybe
 
 
-def krait_observer(stream: IO[Any], level: LogLevel, log_format: LogFormat) -> ILogObserver:
-    """An observer writing events at ``level`` and above to ``stream`` in ``log_format``."""
+def krait_observer(
+    stream: IO[Any], level: LogLevel, log_format: LogFormat, quiet_lifecycle: bool = False
+) -> ILogObserver:
+    """An observer writing events at ``level`` and above to ``stream`` in ``log_format``.
+
+    ``quiet_lifecycle`` (``--reload``) hides the info lines of :data:`LIFECYCLE_NAMESPACES`,
+    unless ``level`` is debug.
+    """
     writer: Any = FileLogObserver(stream, _FORMATTERS[log_format])
     predicates: list[Any] = [_AccessLinesPass(), LogLevelFilterPredicate(defaultLogLevel=level)]
+    if quiet_lifecycle and level is not LogLevel.debug:
+        predicates.insert(1, _LifecycleQuiet())
     observer: Any = FilteringLogObserver(writer, predicates)
     return cast(ILogObserver, observer)
 

@@ -128,6 +128,15 @@ def _run_init(init_path: str) -> None:
 
 
 def _init_error(init_path: str, error: BaseException) -> SiteConfigError:
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        # A module init.py imports (a controller, a helper) does not compile: its line is
+        # the one to fix, not init.py's import.
+        return SiteConfigError(
+            f"syntax error in a module init.py imports: {error.msg}",
+            filename=error.filename,
+            line=error.lineno,
+            hint="correct the Python syntax at that line",
+        )
     frames = traceback.extract_tb(error.__traceback__)
     site_dir = os.path.dirname(os.path.abspath(init_path))
     ours = [f for f in frames if os.path.abspath(f.filename).startswith(site_dir)]

@@ -49,7 +49,7 @@ from krait._thread_policy import WORKER_SLOT_VARIABLE
 from krait._twisted_compat import exit_normally_after_signal
 from krait._worker_handle import Worker, WorkerState
 
-log = Logger(namespace="krait")
+log = Logger(namespace="krait.supervisor")
 
 STOP_MARGIN = 15.0
 """Seconds a draining worker gets beyond --shutdown-timeout (connections flush, WebSockets

@@ -63,8 +63,10 @@ def serve_inherited(
     )
     factory.drainer.request_listeners.append(control.request_started)
     kill_after = options["page-kill-timeout"]
-    if kill_after > 0:
-        factory.resource.guard.watch_stuck_pages(kill_after, control.page_stuck)
+    # A site serving its start-up error (--reload) runs no pages: it has no guard.
+    guard = getattr(factory.resource, "guard", None)
+    if kill_after > 0 and guard is not None:
+        guard.watch_stuck_pages(kill_after, control.page_stuck)
     cast(Any, control).setServiceParent(service)
     return service
 

@@ -21,6 +21,7 @@ from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_in
 from krait._listening import KraitService, ReadyReporter, exit_with
 from krait._log_output import LOG_LEVELS, LogFormat
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
+from krait._reload_options import RELOAD_FLAGS, check_reload_options
 from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
 
@@ -123,6 +124,7 @@ class Options(usage.Options):
             "s",
             f"{ORIGINAL} Accepted and ignored: krait is one process that serves with threads.",
         ],
+        *RELOAD_FLAGS,
     ]
 
     def __init__(self) -> None:
@@ -180,6 +182,7 @@ class Options(usage.Options):
         self._resolve_ports()
         try:
             check_worker_options(self)
+            check_reload_options(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
 
@@ -312,17 +315,25 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
             access_log = AccessLogEvents()
         stream = twistd_log_stream(getattr(options, "parent", None) or {}, reactor)
         if stream is not None:
-            log_observer = krait_observer(stream, options["log-level"], options["log-format"])
+            log_observer = krait_observer(
+                stream, options["log-level"], options["log-format"], options["reload"]
+            )
     if options["single-process"]:
         # The original forked a process per connection unless -s; krait never forks.
         log.info("-s/--single-process is ignored: krait is one process that serves with threads")
+    if options["reload"] and options["worker-fds"] is None:
+        from krait._reloader import build_reloader
+
+        return build_reloader(options, reactor, log_observer)
     if options["workers"] > 1 and options["worker-fds"] is None:
         from krait._supervisor import build_supervisor
 
         reporter = ReadyReporter(f"{options['site']} with {options['workers']} workers")
         service = KraitService(reporter, log_observer)
         return cast(KraitService, build_supervisor(options, reactor, service, reporter))
-    site_config, factory = build_site(
+    from krait._start_error_site import build_site_or_error_page
+
+    site_config, factory = (build_site_or_error_page if options["reload"] else build_site)(
         options["site"],
         reactor=reactor,
         threads=options["threads"],

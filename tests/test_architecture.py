@@ -59,6 +59,7 @@ PURE_CORES = (
     "krait._spool",
     "krait._targets",
     "krait._thread_policy",
+    "krait._watch_rules",
     "krait._ws.handshake",
     "krait._ws.mailbox",
     "krait.config",
