@@ -19,6 +19,7 @@ from typing import Any
 import krait
 import krait.mvc
 from krait import _context
+from krait._caching import private_cache_control
 from krait._errors import MissingSecretKeyError, TargetNotFound, ViewNotFound
 from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
@@ -74,6 +75,14 @@ class PageResult:
     headers: list[tuple[str, str]]
     body: bytes | Iterator[bytes]
     state: _context.RequestState = field(repr=False)
+
+    def cache_control(self, policy: bytes) -> bytes:
+        """The Cache-Control to send: the site's ``policy``, made ``private`` when the answer
+        used the visitor's session (it is theirs alone, and may set their cookie)."""
+        slot = self.state.session
+        if slot is None or not slot.used:
+            return policy
+        return private_cache_control(policy.decode("latin-1")).encode("latin-1")
 
 
 class _Hooks:

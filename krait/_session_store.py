@@ -201,6 +201,11 @@ class SessionSlot:
         self._cookie_sent = False
         self._closed: str | None = None
 
+    @property
+    def used(self) -> bool:
+        """Whether the request used its session (it was loaded)."""
+        return self._session is not None
+
     def get(self) -> Session:
         """The session, loaded now if this is its first use."""
         if self._session is None:
