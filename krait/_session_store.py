@@ -76,8 +76,15 @@ class SessionStore(Protocol):
     def load(self, cookie_value: str, now: int) -> SessionRecord:
         """The session the cookie names; raises InvalidSessionCookieError when there is none."""
 
-    def save(self, record: SessionRecord, max_age: int, now: int) -> str:
-        """Keep ``record`` for ``max_age`` seconds; returns the cookie value naming it."""
+    def save(
+        self, record: SessionRecord, max_age: int, now: int, existing: bool = False
+    ) -> str | None:
+        """Keep ``record`` for ``max_age`` seconds; returns the cookie value naming it.
+
+        ``existing`` says the record was loaded under its id: a store that can end sessions
+        then keeps it only if the session still exists, and returns None when it was ended
+        meanwhile (by a logout or a rotation in a concurrent request).
+        """
 
     def discard(self, session_id: str) -> None:
         """Forget a session that was rotated or cleared (where the store can)."""
@@ -102,7 +109,9 @@ class SignedCookieStore:
     def load(self, cookie_value: str, now: int) -> SessionRecord:
         return verify_record(cookie_value, self._keys, now, self._max_age)
 
-    def save(self, record: SessionRecord, max_age: int, now: int) -> str:
+    def save(
+        self, record: SessionRecord, max_age: int, now: int, existing: bool = False
+    ) -> str | None:
         return sign_record(record, self._keys[0], now)
 
     def discard(self, session_id: str) -> None:
@@ -166,7 +175,12 @@ class SessionManager:
             return self._cookie("", 0, secure) if cookie_sent else None
         max_age = session.max_age or self.settings.max_age
         record = SessionRecord(session.id, data, session.max_age)
-        header = self._cookie(self.store.save(record, max_age, int(self.clock())), max_age, secure)
+        existing = session.loaded_id == session.id
+        value = self.store.save(record, max_age, int(self.clock()), existing)
+        if value is None:
+            # Ended by a concurrent request after this one loaded it: stay ended.
+            return self._cookie("", 0, secure) if cookie_sent else None
+        header = self._cookie(value, max_age, secure)
         if len(header) > COOKIE_LIMIT:
             raise SessionTooLargeError(
                 f"krait.session is too large for a cookie: {len(header)} bytes, over the "
