@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, status_of, write_site
 
 INIT = """\
 import krait
@@ -127,3 +127,25 @@ def test_krait_s_own_error_page_is_a_styled_page_for_phones(tmp_path: Path, serv
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in answer.text
     assert "<style>" in answer.text
     assert "<h1>404 Not Found</h1>" in answer.text
+
+
+def test_an_absolute_form_target_shows_its_path_on_the_404_page(site: Server) -> None:
+    """``GET http://host/path`` is routed by its path, and the page shows the path alone."""
+    answer = raw_exchange(
+        site.port,
+        b"GET http://127.0.0.1/no%3Cwhere%3E HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(answer) == 404
+    assert answer.endswith(b"\r\n\r\n<h1>Nothing at /no&lt;where&gt;</h1>\n")
+
+
+def test_hidden_files_and_escapes_from_the_root_get_the_404_page_not_the_file(
+    site: Server,
+) -> None:
+    hidden = ("/.py/init.py", "/.view/errors/500.html", "/%2e%2e/%2e%2e/etc/passwd", "/boom.py~")
+    for path in hidden:
+        answer = requests.get(site.url + path, timeout=10)
+        assert answer.status_code == 404
+        assert answer.text.startswith("<h1>Nothing at ")
+        assert "error_pages" not in answer.text and "Sorry" not in answer.text
