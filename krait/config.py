@@ -216,8 +216,19 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
     )
 
 
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _without_default_port(origin: str) -> str:
+    """``origin`` as browsers send it: without its scheme's default port."""
+    port = _DEFAULT_PORTS.get(origin.partition("://")[0])
+    return origin.removesuffix(port) if port else origin
+
+
 def _origins(value: object) -> tuple[str, ...]:
-    origins = tuple(origin.lower() for origin in _strings("allow_origins", value))
+    origins = tuple(
+        _without_default_port(origin.lower()) for origin in _strings("allow_origins", value)
+    )
     if "*" in origins:
         if len(origins) > 1:
             raise ConfigError(

@@ -77,6 +77,15 @@ def test_a_wildcard_is_a_leading_label_or_a_whole_port() -> None:
     assert not rules.allows("http://localhost.evil.net:80")
 
 
+def test_an_origin_listed_with_its_default_port_matches_what_browsers_send() -> None:
+    """Browsers leave the default port out of ``Origin`` (``https://a.example``)."""
+    rules = policy(["https://a.example:443", "http://b.example:80", "https://c.example:8443"])
+    assert rules.allows("https://a.example")
+    assert rules.allows("http://b.example")
+    assert rules.allows("https://c.example:8443")
+    assert not rules.allows("https://c.example")
+
+
 def test_null_origin_is_allowed_only_when_listed() -> None:
     assert not policy(["https://a.example"]).allows("null")
     assert policy(["null"]).allows("null")
