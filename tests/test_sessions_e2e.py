@@ -11,7 +11,15 @@ import pytest
 import requests
 import trustme
 import websocket
-from conftest import Server, free_port, start_server, wait_for_port, write_site
+from conftest import (
+    Server,
+    free_port,
+    raw_exchange,
+    start_server,
+    status_of,
+    wait_for_port,
+    write_site,
+)
 from session_site import SECRET, SITE
 from tls_site import INIT as TLS_INIT
 from tls_site import write_tls_site
@@ -275,3 +283,42 @@ def test_a_forwarded_https_from_a_peer_not_trusted_gets_no_secure_cookie(
     spoofed = {"X-Forwarded-Proto": "https", "Forwarded": "proto=https"}
     response = requests.get(server.url + "/set.py?u=1", headers=spoofed, timeout=10)
     assert "Secure" not in response.headers["set-cookie"]
+
+
+def hostile_variants(valid: str, other: str) -> list[bytes]:
+    """Forgeries of a valid cookie value: each must give an empty session."""
+    body, issued, signature = valid.split(".")
+    other_body = other.split(".")[0]
+    return [
+        f"{body}.{issued}.".encode(),  # no signature
+        f"{body}.{issued}.{signature[:20]}".encode(),  # truncated
+        f"{body}.{issued}.{signature}==".encode(),  # base64 padding
+        f"{body}=.{issued}.{signature}".encode(),  # padding in the record
+        f"{body}.{int(issued) + 10**6}.{signature}".encode(),  # a later issue time
+        f"{other_body}.{issued}.{signature}".encode(),  # another record, this signature
+        f"{body}.{issued}".encode(),  # two parts
+        f"{body}..{signature}".encode(),
+        f"{body}.{issued}.{signature}".encode() + b"\xff\xe9",  # non-ASCII bytes
+        f"{body}.".encode() + "\u00b2".encode("latin-1") + f".{signature}".encode(),
+        b"",
+    ]
+
+
+def test_forged_cookies_on_the_wire_give_an_empty_session_and_are_deleted(
+    server: Server, client: requests.Session
+) -> None:
+    put(client, server.url, user="ada")
+    valid = client.cookies["krait_session"]
+    with requests.Session() as other_client:
+        put(other_client, server.url, user="eve")
+        other = other_client.cookies["krait_session"]
+    for forged in hostile_variants(valid, other):
+        answer = raw_exchange(
+            server.port,
+            b"GET /get.py HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Cookie: krait_session=" + forged + b"\r\n\r\n",
+        )
+        assert status_of(answer) == 200, forged
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert json.loads(body) == {"id": None, "data": {}}, forged
+        assert b"Set-Cookie: krait_session=; Max-Age=0;" in head, forged
