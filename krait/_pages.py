@@ -78,9 +78,13 @@ class PageResult:
 
     def cache_control(self, policy: bytes) -> bytes:
         """The Cache-Control to send: the site's ``policy``, made ``private`` when the answer
-        used the visitor's session (it is theirs alone, and may set their cookie)."""
+        is the visitor's alone: it used their session, or it sets a cookie."""
+        if b"no-store" in policy:  # the default for pages: nothing to tighten
+            return policy
         slot = self.state.session
-        if slot is None or not slot.used:
+        if (slot is None or not slot.used) and not any(
+            name.lower() == "set-cookie" for name, _ in self.headers
+        ):
             return policy
         return private_cache_control(policy.decode("latin-1")).encode("latin-1")
 

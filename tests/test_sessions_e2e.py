@@ -256,23 +256,27 @@ def test_the_cookie_is_secure_behind_a_trusted_proxy_that_saw_https(tmp_path: Pa
         server.stop()
 
 
-def test_pages_using_the_session_are_private_even_where_the_site_lets_caches_keep_pages(
+def test_pages_using_the_session_or_setting_cookies_are_private_where_caches_may_keep_pages(
     tmp_path: Path,
 ) -> None:
     """A shared cache must never hand one visitor's session cookie or page to another, also
     when ``cache_public`` covers the page (and caches that ignore ``Vary: Cookie``)."""
     init = SITE[".py/init.py"] + "krait.config.cache_public = [r'.*']\n"
-    site = write_site(tmp_path / "site", {**SITE, ".py/init.py": init})
-    server = start_server(site, tmp_path / "log")
+    own_cookie = "krait.cookie.set_cookie(krait.cookie.Cookie('theme', 'dark'))\nreturn 'ok'\n"
+    files = {**SITE, ".py/init.py": init, "theme.py": own_cookie}
+    server = start_server(write_site(tmp_path / "site", files), tmp_path / "log")
     try:
         with requests.Session() as client:
             saving = put(client, server.url, user="ada")
             reading = client.get(server.url + "/page.pyml", timeout=10)
             plain = client.get(server.url + "/plain.py", timeout=10)
+            cookie = client.get(server.url + "/theme.py", timeout=10)
         assert "set-cookie" in saving.headers
         assert saving.headers["cache-control"] == "private, max-age=300, must-revalidate"
         assert reading.headers["cache-control"] == "private, max-age=300, must-revalidate"
         assert plain.headers["cache-control"] == "max-age=300, must-revalidate"
+        assert cookie.headers["set-cookie"].startswith("theme=dark")
+        assert cookie.headers["cache-control"] == "private, max-age=300, must-revalidate"
     finally:
         server.stop()
 
