@@ -149,3 +149,29 @@ def test_hidden_files_and_escapes_from_the_root_get_the_404_page_not_the_file(
         assert answer.status_code == 404
         assert answer.text.startswith("<h1>Nothing at ")
         assert "error_pages" not in answer.text and "Sorry" not in answer.text
+
+
+def test_error_pages_that_loop_or_fail_end_in_krait_s_own_page(
+    tmp_path: Path, serve: object
+) -> None:
+    """A 404 page that imports itself, and a 500 page that raises while answering a page
+    that loops: each ends in krait's own page once, and the server keeps serving."""
+    root = write_site(
+        tmp_path / "site",
+        {
+            ".py/init.py": "import krait\nkrait.config.error_pages = "
+            "{404: '.view/404.html', 500: '.view/500.html'}\n",
+            ".view/404.html": "<p>@krait.request.url@</p>@import '.view/404.html'@",
+            ".view/500.html": "<p>sorry</p>@{ raise ValueError('the 500 page fails') }",
+            "loop.html": "x@import 'loop.html'@",
+            "ok.html": "fine\n",
+        },
+    )
+    server: Server = serve(root)  # type: ignore[operator]
+    missing = requests.get(server.url + "/missing", timeout=30)
+    assert missing.status_code == 404 and "<h1>404 Not Found</h1>" in missing.text
+    looping = requests.get(server.url + "/loop", timeout=30)
+    assert looping.status_code == 500 and "<h1>500 Internal Server Error</h1>" in looping.text
+    assert requests.get(server.url + "/ok", timeout=10).text == "fine\n"
+    server.stop()
+    assert server.stderr().count("failed, so krait's own") == 2
