@@ -181,8 +181,10 @@ class PageRenderer:
                 text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
-            state.extra_headers.extend(state.session.commit(STREAMED_SESSION))
-            return _assemble(state, text)
+            result = _assemble(state, text)
+            # Saved only once the answer is known to be sendable: a page that fails saves nothing.
+            result.headers.extend(state.session.commit(STREAMED_SESSION))
+            return result
 
     def render_file(self, path: str, page: bool = False) -> str:
         """Render any file as ``@import`` would: template, script, Jinja2 view or raw text.

@@ -14,6 +14,7 @@ from conftest import RedisServer, Server, free_port, start_server, write_site
 from session_site import SITE
 
 from krait import Request
+from krait._pages import PageJob, PageRenderer
 from krait._session_redis import KEY_PREFIX, without_password
 from krait._session_store import SessionManager, SessionSettings, SessionSlot, open_store
 
@@ -210,3 +211,26 @@ def test_an_id_redis_does_not_know_is_replaced_by_a_fresh_one(
     assert fresh != planted
     assert response.headers["set-cookie"].startswith(f"krait_session={fresh};")
     assert store.exists(KEY_PREFIX + planted) == 0
+
+
+def test_a_page_that_fails_after_changing_the_session_saves_nothing(
+    redis_server: RedisServer, store: redis.Redis, tmp_path: Path
+) -> None:
+    """The page's headers are checked after it ran; one it got wrong makes it a 500, and the
+    session it rotated and changed must stay as it was (its cookie never went out)."""
+    sessions = redis_manager(redis_server)
+    first = sessions.slot(cookie_request())
+    first.get()["user"] = "ada"
+    session_id = saved_id(first)
+    assert session_id is not None
+    page = tmp_path / "bad.py"
+    page.write_text(
+        "krait.session.rotate()\n"
+        "krait.session['user'] = 'eve'\n"
+        "krait.extra_headers.append(('Bad Header', 'x'))\n"
+    )
+    renderer = PageRenderer(str(tmp_path), SessionSettings(store_url=redis_server.url))
+    job = PageJob(kind="script", path=str(page), base_filename="bad.py")
+    with pytest.raises(ValueError, match="header name"):
+        renderer.run(job, cookie_request(session_id))
+    assert json.loads(store.get(KEY_PREFIX + session_id) or b"") == {"d": {"user": "ada"}}
