@@ -24,6 +24,7 @@ __all__ = [
     "make_etag",
     "parse_etag_list",
     "parse_http_date",
+    "private_cache_control",
     "strong_match",
     "weak_match",
 ]
@@ -119,6 +120,19 @@ def cache_policy(key: str, dynamic: bool, rules: CacheRules) -> CachePolicy:
     parts = ["private"] if private else []
     parts += [f"max-age={max_age}", "must-revalidate"]
     return CachePolicy(store=store, header=", ".join(parts))
+
+
+def private_cache_control(header: str) -> str:
+    """``header`` for an answer made for one visitor (it used their session).
+
+    RFC 9111 §5.2.2.7: ``private`` keeps shared caches (proxies, CDNs) from storing it, even
+    those that ignore ``Vary: Cookie``, while the visitor's own browser may still keep it. A
+    header that already forbids storing, or says ``private``, is returned as it is.
+    """
+    directives = {part.strip().lower() for part in header.split(",")}
+    if "no-store" in directives or "private" in directives:
+        return header
+    return f"private, {header}"
 
 
 def make_etag(st_ino: int, st_size: int, st_mtime_ns: int) -> str:

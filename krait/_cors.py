@@ -32,8 +32,8 @@ __all__ = [
 
 HeaderList = list[tuple[str, str]]
 
-_WILDCARD = "[a-z0-9.-]*"
-"""What ``*`` in an allowed origin matches: a run of host name or port characters."""
+_LABELS = r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*"
+"""What a leading ``*.`` of an allowed origin's host matches (before its ``.``): host labels."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,7 @@ def _compile(settings: Cors) -> CorsPolicy:
     wild = [origin for origin in origins if "*" in origin and origin != "*"]
     return CorsPolicy(
         origins=frozenset(origin for origin in origins if "*" not in origin),
-        patterns=tuple(
-            re.compile(_WILDCARD.join(re.escape(part) for part in origin.split("*")))
-            for origin in wild
-        ),
+        patterns=tuple(_wildcard_pattern(origin) for origin in wild),
         any_origin=origins == ("*",),
         methods=settings.allow_methods,
         headers=() if settings.allow_headers == ("*",) else settings.allow_headers,
@@ -124,6 +121,15 @@ def _compile(settings: Cors) -> CorsPolicy:
         max_age=settings.max_age,
         paths=None if settings.paths is None else tuple(re.compile(p) for p in settings.paths),
     )
+
+
+def _wildcard_pattern(origin: str) -> re.Pattern[str]:
+    """The regex of an origin whose host starts with ``*.`` or whose port is ``*`` (the only
+    places ``krait.config.Cors`` lets a ``*`` stand)."""
+    pattern = re.escape(origin).replace(r"://\*\.", rf"://{_LABELS}\.", 1)
+    if pattern.endswith(r":\*"):
+        pattern = pattern[:-3] + ":[0-9]+"
+    return re.compile(pattern)
 
 
 def policy_for(policies: Sequence[CorsPolicy], path: str) -> CorsPolicy | None:

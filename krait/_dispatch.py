@@ -46,6 +46,7 @@ from krait._targets import (
     cache_key,
     decode_path,
     resolve_target,
+    target_path,
 )
 from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
@@ -184,14 +185,7 @@ def origin_path(request: Request) -> bytes | None:
     An absolute-form target (``GET http://host/path``, RFC 9112 §3.2.2) is reduced to its
     path; anything not starting with ``/`` is refused.
     """
-    path: bytes = request.path
-    if path.startswith(b"/"):
-        return path
-    if path[:8].lower().startswith((b"http://", b"https://")):  # schemes ignore case
-        rest = path.split(b"://", 1)[1]
-        slash = rest.find(b"/")
-        return rest[slash:] if slash >= 0 else b"/"
-    return None
+    return target_path(request.path)
 
 
 def request_header_values(request: Request, name: bytes) -> list[str]:

@@ -26,7 +26,7 @@ from krait._page_guard import PageGuard
 from krait._page_writer import PageWriter, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._request import RawRequest
-from krait._targets import decode_path
+from krait._targets import decode_path, target_path
 from krait._tracebacks import user_traceback
 
 log = Logger(namespace="krait")
@@ -106,10 +106,11 @@ class ErrorPageWriter:
 
 def error_request(request: Request) -> RawRequest:
     """The request an error page sees: the one that failed, with no route parameters."""
+    raw_path = target_path(request.path) or request.path
     try:
-        path = decode_path(request.path)
+        path = decode_path(raw_path)
     except BadRequestPath:
-        path = request.path.decode("latin-1")
+        path = raw_path.decode("latin-1")
     found = request_origin(request)
     return RawRequest(
         request.method,

@@ -127,7 +127,7 @@ class PageWriter:
             out.setRawHeaders(
                 b"content-type", [default_content_type(job.base_filename, result.state)]
             )
-        out.setRawHeaders(b"cache-control", [cache_control])
+        out.setRawHeaders(b"cache-control", [result.cache_control(cache_control)])
         body = result.body
         if isinstance(body, bytes):
             if result.status not in NO_BODY_STATUSES:

@@ -19,6 +19,7 @@ from typing import Any
 import krait
 import krait.mvc
 from krait import _context
+from krait._caching import private_cache_control
 from krait._errors import MissingSecretKeyError, TargetNotFound, ViewNotFound
 from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
@@ -74,6 +75,18 @@ class PageResult:
     headers: list[tuple[str, str]]
     body: bytes | Iterator[bytes]
     state: _context.RequestState = field(repr=False)
+
+    def cache_control(self, policy: bytes) -> bytes:
+        """The Cache-Control to send: the site's ``policy``, made ``private`` when the answer
+        is the visitor's alone: it used their session, or it sets a cookie."""
+        if b"no-store" in policy:  # the default for pages: nothing to tighten
+            return policy
+        slot = self.state.session
+        if (slot is None or not slot.used) and not any(
+            name.lower() == "set-cookie" for name, _ in self.headers
+        ):
+            return policy
+        return private_cache_control(policy.decode("latin-1")).encode("latin-1")
 
 
 class _Hooks:
@@ -168,8 +181,10 @@ class PageRenderer:
                 text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
-            state.extra_headers.extend(state.session.commit(STREAMED_SESSION))
-            return _assemble(state, text)
+            result = _assemble(state, text)
+            # Saved only once the answer is known to be sendable: a page that fails saves nothing.
+            result.headers.extend(state.session.commit(STREAMED_SESSION))
+            return result
 
     def render_file(self, path: str, page: bool = False) -> str:
         """Render any file as ``@import`` would: template, script, Jinja2 view or raw text.

@@ -65,14 +65,18 @@ class RedisStore:
             raise InvalidSessionCookieError("the stored session has no data")
         return SessionRecord(cookie_value, data, max_age if isinstance(max_age, int) else None)
 
-    def save(self, record: SessionRecord, max_age: int, now: int) -> str:
+    def save(
+        self, record: SessionRecord, max_age: int, now: int, existing: bool = False
+    ) -> str | None:
         fields: dict[str, Any] = {"d": record.data}
         if record.max_age is not None:
             fields["m"] = record.max_age
-        text = encode_data(fields)
+        value = encode_data(fields).encode("utf-8")
         key = KEY_PREFIX + record.session_id
-        self._call("SET", lambda: self._client.set(key, text.encode("utf-8"), ex=max_age))
-        return record.session_id
+        # SET XX for a loaded session: a concurrent logout or rotation deleted the key, and
+        # a request that loaded it before must not bring it back.
+        saved = self._call("SET", lambda: self._client.set(key, value, ex=max_age, xx=existing))
+        return record.session_id if saved else None
 
     def discard(self, session_id: str) -> None:
         self._call("DEL", lambda: self._client.delete(KEY_PREFIX + session_id))

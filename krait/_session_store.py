@@ -38,6 +38,10 @@ DEFAULT_MAX_AGE = 14 * 24 * 3600
 DEFAULT_COOKIE = "krait_session"
 """The name of the session cookie, unless configured."""
 
+MAX_CANDIDATES = 3
+"""How many cookies of the session's name are tried: each costs a verification or a Redis
+read, and a client may send hundreds."""
+
 VARY_COOKIE = ("Vary", "Cookie")
 """Sent by every page that used the session: its answer depends on the session cookie."""
 
@@ -76,8 +80,15 @@ class SessionStore(Protocol):
     def load(self, cookie_value: str, now: int) -> SessionRecord:
         """The session the cookie names; raises InvalidSessionCookieError when there is none."""
 
-    def save(self, record: SessionRecord, max_age: int, now: int) -> str:
-        """Keep ``record`` for ``max_age`` seconds; returns the cookie value naming it."""
+    def save(
+        self, record: SessionRecord, max_age: int, now: int, existing: bool = False
+    ) -> str | None:
+        """Keep ``record`` for ``max_age`` seconds; returns the cookie value naming it.
+
+        ``existing`` says the record was loaded under its id: a store that can end sessions
+        then keeps it only if the session still exists, and returns None when it was ended
+        meanwhile (by a logout or a rotation in a concurrent request).
+        """
 
     def discard(self, session_id: str) -> None:
         """Forget a session that was rotated or cleared (where the store can)."""
@@ -102,7 +113,9 @@ class SignedCookieStore:
     def load(self, cookie_value: str, now: int) -> SessionRecord:
         return verify_record(cookie_value, self._keys, now, self._max_age)
 
-    def save(self, record: SessionRecord, max_age: int, now: int) -> str:
+    def save(
+        self, record: SessionRecord, max_age: int, now: int, existing: bool = False
+    ) -> str | None:
         return sign_record(record, self._keys[0], now)
 
     def discard(self, session_id: str) -> None:
@@ -135,21 +148,25 @@ class SessionManager:
     def load(self, request: Request, read_only: str | None = None) -> tuple[Session, bool]:
         """The session ``request``'s cookie names, and whether it sent a session cookie.
 
-        A missing, malformed, tampered or expired cookie gives an empty session (logged at
+        When several cookies have the session's name (one left at a more specific path comes
+        first), the first valid one of the first :data:`MAX_CANDIDATES` counts. None valid (a
+        missing, malformed, tampered or expired cookie) gives an empty session (logged at
         debug level); when one was sent, saving the empty session deletes it.
         """
         self.store.check()
-        value = request_cookie(request, self.settings.cookie_name)
-        if value is None:
+        values = request_cookies(request, self.settings.cookie_name)
+        if not values:
             return Session({}, read_only=read_only), False
-        try:
-            record = self.store.load(value, int(self.clock()))
-        except InvalidSessionCookieError as error:
-            log.debug("session cookie ignored (%s) for %s", error, request.url)
-            session = Session({}, read_only=read_only)
-            session.changed = read_only is None
-            return session, True
-        return Session(record.data, record.session_id, record.max_age, read_only), True
+        for value in values[:MAX_CANDIDATES]:
+            try:
+                record = self.store.load(value, int(self.clock()))
+            except InvalidSessionCookieError as error:
+                log.debug("session cookie ignored (%s) for %s", error, request.url)
+                continue
+            return Session(record.data, record.session_id, record.max_age, read_only), True
+        session = Session({}, read_only=read_only)
+        session.changed = read_only is None
+        return session, True
 
     def commit(self, session: Session, secure: bool, cookie_sent: bool) -> str | None:
         """Save a changed session; the ``Set-Cookie`` value to send, or None for none.
@@ -166,7 +183,12 @@ class SessionManager:
             return self._cookie("", 0, secure) if cookie_sent else None
         max_age = session.max_age or self.settings.max_age
         record = SessionRecord(session.id, data, session.max_age)
-        header = self._cookie(self.store.save(record, max_age, int(self.clock())), max_age, secure)
+        existing = session.loaded_id == session.id
+        value = self.store.save(record, max_age, int(self.clock()), existing)
+        if value is None:
+            # Ended by a concurrent request after this one loaded it: stay ended.
+            return self._cookie("", 0, secure) if cookie_sent else None
+        header = self._cookie(value, max_age, secure)
         if len(header) > COOKIE_LIMIT:
             raise SessionTooLargeError(
                 f"krait.session is too large for a cookie: {len(header)} bytes, over the "
@@ -200,6 +222,11 @@ class SessionSlot:
         self._session: Session | None = None
         self._cookie_sent = False
         self._closed: str | None = None
+
+    @property
+    def used(self) -> bool:
+        """Whether the request used its session (it was loaded)."""
+        return self._session is not None
 
     def get(self) -> Session:
         """The session, loaded now if this is its first use."""
@@ -237,15 +264,12 @@ class SessionSlot:
         return [VARY_COOKIE, ("Set-Cookie", cookie)]
 
 
-def request_cookie(request: Request, name: str) -> str | None:
-    """The value of the first cookie called ``name`` in ``request``'s Cookie headers."""
+def request_cookies(request: Request, name: str) -> list[str]:
+    """The values of the cookies called ``name`` in ``request``'s Cookie headers, in order."""
     header = request.headers.get("cookie")
     if not header or name not in header:
-        return None
-    for key, value in request_cookie_pairs(header):
-        if key == name:
-            return value
-    return None
+        return []
+    return [value for key, value in request_cookie_pairs(header) if key == name]
 
 
 def open_store(settings: SessionSettings, **redis_options: Any) -> SessionManager:

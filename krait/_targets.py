@@ -86,6 +86,21 @@ def kind_for(path: str) -> TargetKind:
     return _KINDS.get(extension, TargetKind.STATIC)
 
 
+def target_path(path: bytes) -> bytes | None:
+    """The path of a request target, or None when it is neither origin- nor absolute-form.
+
+    An absolute-form target (``GET http://host/path``, RFC 9112 §3.2.2) is reduced to its
+    path; anything else not starting with ``/`` is refused.
+    """
+    if path.startswith(b"/"):
+        return path
+    if path[:8].lower().startswith((b"http://", b"https://")):  # schemes ignore case
+        rest = path.split(b"://", 1)[1]
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return None
+
+
 def decode_path(raw_path: bytes) -> str:
     """Percent-decode a request path once, strictly.
 

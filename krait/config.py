@@ -126,14 +126,15 @@ class Cors:
 
     Args:
         allow_origins: the origins (``scheme://host[:port]``) whose pages may read answers;
-            ``*`` in an origin matches any run of host or port characters
-            (``https://*.example.com``), and ``"*"`` alone allows every origin.
+            a host may start with ``*.`` for its subdomains (``https://*.example.com``) and a
+            port may be ``*`` (``http://localhost:*``); ``"*"`` alone allows every origin.
         allow_methods: the methods a preflight allows; None allows those the site's routes
             accept for the path.
         allow_headers: the request headers a preflight allows; ``"*"`` allows whichever the
             browser asks for.
         expose_headers: response headers pages may read beyond the safelisted ones.
-        allow_credentials: let pages send cookies and read the answers (never with ``"*"``).
+        allow_credentials: let pages send cookies and read the answers (never with ``"*"``
+            or ``"null"``).
         max_age: seconds a browser may keep a preflight's answer; None sends no max-age.
         paths: regular expressions, one of which must match all of the decoded path for
             these settings to apply; None applies them to every path.
@@ -178,6 +179,13 @@ class Cors:
             )
         self.max_age = max_age
         self.paths = None if paths is None else _paths(paths)
+        if allow_credentials and "null" in self.allow_origins:
+            raise ConfigError(
+                "Cors(allow_credentials=True) cannot go with 'null' in allow_origins: any "
+                "site can make a page whose origin is null (a sandboxed frame), so it would "
+                "read answers made with your users' cookies",
+                hint="drop 'null', or allow_credentials",
+            )
         if allow_credentials:
             for name in ("allow_origins", "expose_headers"):
                 if getattr(self, name) == ("*",):
@@ -208,8 +216,19 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
     )
 
 
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _without_default_port(origin: str) -> str:
+    """``origin`` as browsers send it: without its scheme's default port."""
+    port = _DEFAULT_PORTS.get(origin.partition("://")[0])
+    return origin.removesuffix(port) if port else origin
+
+
 def _origins(value: object) -> tuple[str, ...]:
-    origins = tuple(origin.lower() for origin in _strings("allow_origins", value))
+    origins = tuple(
+        _without_default_port(origin.lower()) for origin in _strings("allow_origins", value)
+    )
     if "*" in origins:
         if len(origins) > 1:
             raise ConfigError(
@@ -224,7 +243,26 @@ def _origins(value: object) -> tuple[str, ...]:
                 hint="write scheme://host[:port] without a path or a trailing slash, e.g. "
                 "'https://app.example.com'",
             )
+        if not _wildcard_in_place(origin):
+            raise ConfigError(
+                f"Cors(allow_origins=) holds {origin!r}: '*' stands for the leading labels of "
+                "a host or for a whole port, nowhere else (a '*' elsewhere would let in hosts "
+                "such as https://evilexample.com)",
+                hint="write e.g. 'https://*.example.com' (its subdomains) or "
+                "'http://localhost:*' (any port), or list the origins",
+            )
     return origins
+
+
+def _wildcard_in_place(origin: str) -> bool:
+    """Whether a ``*`` in ``origin`` is its host's first label(s) or its whole port."""
+    rest = origin.partition("://")[2]
+    host, port = rest, ""
+    colon = rest.rfind(":")
+    if colon > rest.rfind("]"):  # an IPv6 host is bracketed: its colons are no port
+        host, port = rest[:colon], rest[colon + 1 :]
+    host_ok = "*" not in host or (host.startswith("*.") and "*" not in host[1:] and host != "*.")
+    return host_ok and ("*" not in port or port == "*")
 
 
 def _methods(value: object) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from krait._caching import (
     make_etag,
     parse_etag_list,
     parse_http_date,
+    private_cache_control,
 )
 
 NOV_6_1994 = 784111777
@@ -344,3 +345,16 @@ def test_if_modified_since_is_ignored_when_if_none_match_is_present() -> None:
 )
 def test_preconditions_never_raise(headers: dict[str, str], method: str) -> None:
     assert evaluate_preconditions(method, ETAG, NOV_6_1994, headers) in Precondition
+
+
+@pytest.mark.parametrize(
+    ("policy", "private"),
+    [
+        ("max-age=300, must-revalidate", "private, max-age=300, must-revalidate"),
+        ("private, max-age=300, must-revalidate", "private, max-age=300, must-revalidate"),
+        ("no-cache, no-store, must-revalidate", "no-cache, no-store, must-revalidate"),
+        ("no-store", "no-store"),
+    ],
+)
+def test_an_answer_for_one_visitor_is_kept_from_shared_caches(policy: str, private: str) -> None:
+    assert private_cache_control(policy) == private

@@ -67,6 +67,25 @@ def test_a_wildcard_origin_matches_host_characters_only() -> None:
     assert not rules.allows("http://api.example.com")
 
 
+def test_a_wildcard_is_a_leading_label_or_a_whole_port() -> None:
+    rules = policy(["https://*.example.com", "http://localhost:*"])
+    assert rules.allows("http://localhost:5173")
+    assert not rules.allows("https://.example.com")
+    assert not rules.allows("https://evilexample.com")
+    assert not rules.allows("https://example.com.evil.net")
+    assert not rules.allows("http://localhost")
+    assert not rules.allows("http://localhost.evil.net:80")
+
+
+def test_an_origin_listed_with_its_default_port_matches_what_browsers_send() -> None:
+    """Browsers leave the default port out of ``Origin`` (``https://a.example``)."""
+    rules = policy(["https://a.example:443", "http://b.example:80", "https://c.example:8443"])
+    assert rules.allows("https://a.example")
+    assert rules.allows("http://b.example")
+    assert rules.allows("https://c.example:8443")
+    assert not rules.allows("https://c.example")
+
+
 def test_null_origin_is_allowed_only_when_listed() -> None:
     assert not policy(["https://a.example"]).allows("null")
     assert policy(["null"]).allows("null")
@@ -193,6 +212,13 @@ def test_cors_of_another_type_is_refused_with_the_fix() -> None:
         ({"allow_origins": "*", "max_age": -1}, "whole number"),
         ({"allow_origins": "*", "max_age": 1.5}, "whole number"),
         ({"allow_origins": "*", "paths": ["/api/("]}, "does not compile"),
+        ({"allow_origins": ["null"], "allow_credentials": True}, "cannot go with 'null'"),
+        ({"allow_origins": ["https://*"]}, "'\\*' stands for"),
+        ({"allow_origins": ["https://*example.com"]}, "'\\*' stands for"),
+        ({"allow_origins": ["https://app.*"]}, "'\\*' stands for"),
+        ({"allow_origins": ["https://a*.example.com"]}, "'\\*' stands for"),
+        ({"allow_origins": ["https://*.*.example.com"]}, "'\\*' stands for"),
+        ({"allow_origins": ["http://localhost:8*"]}, "'\\*' stands for"),
         (
             {
                 "allow_origins": ["https://a.example"],

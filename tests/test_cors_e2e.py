@@ -39,6 +39,7 @@ krait.config.cors = [
         paths=[r"/api/.*"],
     ),
     Cors("*", paths=[r"/public/.*"]),
+    Cors(["https://*.c.example"], allow_credentials=True, paths=[r"/wild/.*"]),
 ]
 """
 
@@ -60,6 +61,7 @@ SITE = {
     "api/data.txt": "data\n",
     "api/style.css": "body { color: red; }\n" * 200,
     "public/info.txt": "public\n",
+    "wild/info.txt": "wild\n",
     "index.html": "<p>home</p>",
 }
 
@@ -297,3 +299,30 @@ def test_bad_cors_settings_stop_the_start_up_naming_the_line(
     assert "Traceback" not in done.stderr
     for needle in says:
         assert needle in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://app.c.example", True),
+        ("https://a.b.c.example", True),
+        ("HTTPS://APP.C.EXAMPLE", True),
+        ("https://c.example.evil.net", False),
+        ("https://evilc.example", False),
+        ("https://c.example", False),
+        ("https://.c.example", False),
+        ("https://app.c.example:8443", False),
+        ("http://app.c.example", False),
+        ("null", False),
+        ("https://app.c.example, https://evil.net", False),
+    ],
+)
+def test_hostile_origins_get_no_access_against_a_wildcard_with_credentials(
+    server: Server, origin: str, allowed: bool
+) -> None:
+    asked = preflight(server, "/wild/info.txt", origin, "PUT")
+    call = requests.get(server.url + "/wild/info.txt", headers={"Origin": origin}, timeout=10)
+    for answer in (asked, call):
+        assert answer.headers.get("access-control-allow-origin") == (origin if allowed else None)
+        assert ("access-control-allow-credentials" in answer.headers) is allowed
+        assert "Origin" in answer.headers["vary"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Server, start_server, write_site
+from conftest import Server, raw_exchange, start_server, status_of, write_site
 
 INIT = """\
 import krait
@@ -127,3 +127,51 @@ def test_krait_s_own_error_page_is_a_styled_page_for_phones(tmp_path: Path, serv
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in answer.text
     assert "<style>" in answer.text
     assert "<h1>404 Not Found</h1>" in answer.text
+
+
+def test_an_absolute_form_target_shows_its_path_on_the_404_page(site: Server) -> None:
+    """``GET http://host/path`` is routed by its path, and the page shows the path alone."""
+    answer = raw_exchange(
+        site.port,
+        b"GET http://127.0.0.1/no%3Cwhere%3E HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(answer) == 404
+    assert answer.endswith(b"\r\n\r\n<h1>Nothing at /no&lt;where&gt;</h1>\n")
+
+
+def test_hidden_files_and_escapes_from_the_root_get_the_404_page_not_the_file(
+    site: Server,
+) -> None:
+    hidden = ("/.py/init.py", "/.view/errors/500.html", "/%2e%2e/%2e%2e/etc/passwd", "/boom.py~")
+    for path in hidden:
+        answer = requests.get(site.url + path, timeout=10)
+        assert answer.status_code == 404
+        assert answer.text.startswith("<h1>Nothing at ")
+        assert "error_pages" not in answer.text and "Sorry" not in answer.text
+
+
+def test_error_pages_that_loop_or_fail_end_in_krait_s_own_page(
+    tmp_path: Path, serve: object
+) -> None:
+    """A 404 page that imports itself, and a 500 page that raises while answering a page
+    that loops: each ends in krait's own page once, and the server keeps serving."""
+    root = write_site(
+        tmp_path / "site",
+        {
+            ".py/init.py": "import krait\nkrait.config.error_pages = "
+            "{404: '.view/404.html', 500: '.view/500.html'}\n",
+            ".view/404.html": "<p>@krait.request.url@</p>@import '.view/404.html'@",
+            ".view/500.html": "<p>sorry</p>@{ raise ValueError('the 500 page fails') }",
+            "loop.html": "x@import 'loop.html'@",
+            "ok.html": "fine\n",
+        },
+    )
+    server: Server = serve(root)  # type: ignore[operator]
+    missing = requests.get(server.url + "/missing", timeout=30)
+    assert missing.status_code == 404 and "<h1>404 Not Found</h1>" in missing.text
+    looping = requests.get(server.url + "/loop", timeout=30)
+    assert looping.status_code == 500 and "<h1>500 Internal Server Error</h1>" in looping.text
+    assert requests.get(server.url + "/ok", timeout=10).text == "fine\n"
+    server.stop()
+    assert server.stderr().count("failed, so krait's own") == 2

@@ -133,6 +133,26 @@ def test_a_tampered_cookie_gives_an_empty_session_and_is_deleted() -> None:
     assert header is not None and header.startswith("krait_session=; Max-Age=0;")
 
 
+def test_a_stale_cookie_of_the_same_name_does_not_hide_the_valid_one() -> None:
+    """Browsers send the cookie of the most specific path first: one left at ``Path=/app``
+    must not log the visitor out (nor have krait delete the valid one at ``Path=/``)."""
+    sessions, _ = manager()
+    valid = value_of(saved(sessions, user="ada"))
+    slot = sessions.slot(request(f"krait_session=stale.1.x; krait_session={valid}"))
+    assert dict(slot.get()) == {"user": "ada"}
+    assert set_cookie(slot) is None
+
+
+def test_only_the_first_few_cookies_of_the_session_name_are_tried() -> None:
+    """A client sending hundreds of them costs a few verifications (or Redis reads), no more."""
+    sessions, _ = manager()
+    valid = value_of(saved(sessions, user="ada"))
+    junk = "; ".join(["krait_session=junk"] * 100)
+    slot = sessions.slot(request(f"{junk}; krait_session={valid}"))
+    assert dict(slot.get()) == {}
+    assert isinstance(sessions.store, CountingStore) and sessions.store.loads == 3
+
+
 def test_an_expired_session_is_empty() -> None:
     sessions, clock = manager(SessionSettings(secrets=(SECRET,), max_age=60))
     cookie = f"krait_session={value_of(saved(sessions, user='ada'))}"

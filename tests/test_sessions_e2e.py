@@ -11,7 +11,15 @@ import pytest
 import requests
 import trustme
 import websocket
-from conftest import Server, free_port, start_server, wait_for_port, write_site
+from conftest import (
+    Server,
+    free_port,
+    raw_exchange,
+    start_server,
+    status_of,
+    wait_for_port,
+    write_site,
+)
 from session_site import SECRET, SITE
 from tls_site import INIT as TLS_INIT
 from tls_site import write_tls_site
@@ -246,3 +254,75 @@ def test_the_cookie_is_secure_behind_a_trusted_proxy_that_saw_https(tmp_path: Pa
         assert not plain.headers["set-cookie"].endswith("; Secure")
     finally:
         server.stop()
+
+
+def test_pages_using_the_session_or_setting_cookies_are_private_where_caches_may_keep_pages(
+    tmp_path: Path,
+) -> None:
+    """A shared cache must never hand one visitor's session cookie or page to another, also
+    when ``cache_public`` covers the page (and caches that ignore ``Vary: Cookie``)."""
+    init = SITE[".py/init.py"] + "krait.config.cache_public = [r'.*']\n"
+    own_cookie = "krait.cookie.set_cookie(krait.cookie.Cookie('theme', 'dark'))\nreturn 'ok'\n"
+    files = {**SITE, ".py/init.py": init, "theme.py": own_cookie}
+    server = start_server(write_site(tmp_path / "site", files), tmp_path / "log")
+    try:
+        with requests.Session() as client:
+            saving = put(client, server.url, user="ada")
+            reading = client.get(server.url + "/page.pyml", timeout=10)
+            plain = client.get(server.url + "/plain.py", timeout=10)
+            cookie = client.get(server.url + "/theme.py", timeout=10)
+        assert "set-cookie" in saving.headers
+        assert saving.headers["cache-control"] == "private, max-age=300, must-revalidate"
+        assert reading.headers["cache-control"] == "private, max-age=300, must-revalidate"
+        assert plain.headers["cache-control"] == "max-age=300, must-revalidate"
+        assert cookie.headers["set-cookie"].startswith("theme=dark")
+        assert cookie.headers["cache-control"] == "private, max-age=300, must-revalidate"
+    finally:
+        server.stop()
+
+
+def test_a_forwarded_https_from_a_peer_not_trusted_gets_no_secure_cookie(
+    server: Server,
+) -> None:
+    spoofed = {"X-Forwarded-Proto": "https", "Forwarded": "proto=https"}
+    response = requests.get(server.url + "/set.py?u=1", headers=spoofed, timeout=10)
+    assert "Secure" not in response.headers["set-cookie"]
+
+
+def hostile_variants(valid: str, other: str) -> list[bytes]:
+    """Forgeries of a valid cookie value: each must give an empty session."""
+    body, issued, signature = valid.split(".")
+    other_body = other.split(".")[0]
+    return [
+        f"{body}.{issued}.".encode(),  # no signature
+        f"{body}.{issued}.{signature[:20]}".encode(),  # truncated
+        f"{body}.{issued}.{signature}==".encode(),  # base64 padding
+        f"{body}=.{issued}.{signature}".encode(),  # padding in the record
+        f"{body}.{int(issued) + 10**6}.{signature}".encode(),  # a later issue time
+        f"{other_body}.{issued}.{signature}".encode(),  # another record, this signature
+        f"{body}.{issued}".encode(),  # two parts
+        f"{body}..{signature}".encode(),
+        f"{body}.{issued}.{signature}".encode() + b"\xff\xe9",  # non-ASCII bytes
+        f"{body}.".encode() + "\u00b2".encode("latin-1") + f".{signature}".encode(),
+        b"",
+    ]
+
+
+def test_forged_cookies_on_the_wire_give_an_empty_session_and_are_deleted(
+    server: Server, client: requests.Session
+) -> None:
+    put(client, server.url, user="ada")
+    valid = client.cookies["krait_session"]
+    with requests.Session() as other_client:
+        put(other_client, server.url, user="eve")
+        other = other_client.cookies["krait_session"]
+    for forged in hostile_variants(valid, other):
+        answer = raw_exchange(
+            server.port,
+            b"GET /get.py HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Cookie: krait_session=" + forged + b"\r\n\r\n",
+        )
+        assert status_of(answer) == 200, forged
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert json.loads(body) == {"id": None, "data": {}}, forged
+        assert b"Set-Cookie: krait_session=; Max-Age=0;" in head, forged

@@ -13,7 +13,10 @@ import websocket
 from conftest import RedisServer, Server, free_port, start_server, write_site
 from session_site import SITE
 
+from krait import Request
+from krait._pages import PageJob, PageRenderer
 from krait._session_redis import KEY_PREFIX, without_password
+from krait._session_store import SessionManager, SessionSettings, SessionSlot, open_store
 
 
 def redis_site(root: Path, url: str, max_age: int = 3600) -> Path:
@@ -141,3 +144,93 @@ def test_log_urls_lose_their_password() -> None:
     assert without_password("redis://u:pw@db.example:6380/2") == "redis://db.example:6380/2"
     assert without_password("unix:///run/redis.sock") == "unix:///run/redis.sock"
     assert without_password("redis://db/0?password=pw") == "redis://db/0"
+
+
+def redis_manager(redis_server: RedisServer) -> SessionManager:
+    return open_store(SessionSettings(store_url=redis_server.url, max_age=3600))
+
+
+def cookie_request(session_id: str | None = None) -> Request:
+    headers = {"Cookie": f"krait_session={session_id}"} if session_id else {}
+    return Request("GET", "/", "", "HTTP/1.1", headers, b"")
+
+
+def saved_id(slot: SessionSlot) -> str | None:
+    cookies = [value for name, value in slot.commit("closed") if name == "Set-Cookie"]
+    return cookies[0].split(";")[0].partition("=")[2] if cookies else None
+
+
+def test_a_logout_is_not_undone_by_a_request_that_loaded_the_session_before_it(
+    redis_server: RedisServer, store: redis.Redis
+) -> None:
+    """Two requests of one session: the slow one loaded it, the logout then deleted it; the
+    slow one's save must not bring the logged-in session back to life."""
+    sessions = redis_manager(redis_server)
+    first = sessions.slot(cookie_request())
+    first.get()["user"] = "ada"
+    session_id = saved_id(first)
+    assert session_id is not None
+    slow = sessions.slot(cookie_request(session_id))
+    assert slow.get()["user"] == "ada"
+    logout = sessions.slot(cookie_request(session_id))
+    logout.get().clear()
+    assert saved_id(logout) == ""
+    slow.get()["theme"] = "dark"
+    assert saved_id(slow) == ""
+    assert store.exists(KEY_PREFIX + session_id) == 0
+
+
+def test_a_rotated_id_is_not_brought_back_by_a_request_that_loaded_it_before(
+    redis_server: RedisServer, store: redis.Redis
+) -> None:
+    sessions = redis_manager(redis_server)
+    first = sessions.slot(cookie_request())
+    first.get()["user"] = "ada"
+    old_id = saved_id(first)
+    assert old_id is not None
+    slow = sessions.slot(cookie_request(old_id))
+    slow.get().touch()
+    login = sessions.slot(cookie_request(old_id))
+    login.get().rotate()
+    new_id = saved_id(login)
+    assert new_id not in (None, "", old_id)
+    saved_id(slow)
+    assert store.exists(KEY_PREFIX + old_id) == 0
+    assert store.exists(KEY_PREFIX + str(new_id)) == 1
+
+
+def test_an_id_redis_does_not_know_is_replaced_by_a_fresh_one(
+    instances: tuple[Server, Server], store: redis.Redis
+) -> None:
+    """Session fixation: an id the client made up (or one that expired) is never adopted."""
+    planted = "P" * 43
+    response = requests.get(
+        instances[0].url + "/set.py?user=%22ada%22", cookies={"krait_session": planted}, timeout=10
+    )
+    fresh = response.json()["id"]
+    assert fresh != planted
+    assert response.headers["set-cookie"].startswith(f"krait_session={fresh};")
+    assert store.exists(KEY_PREFIX + planted) == 0
+
+
+def test_a_page_that_fails_after_changing_the_session_saves_nothing(
+    redis_server: RedisServer, store: redis.Redis, tmp_path: Path
+) -> None:
+    """The page's headers are checked after it ran; one it got wrong makes it a 500, and the
+    session it rotated and changed must stay as it was (its cookie never went out)."""
+    sessions = redis_manager(redis_server)
+    first = sessions.slot(cookie_request())
+    first.get()["user"] = "ada"
+    session_id = saved_id(first)
+    assert session_id is not None
+    page = tmp_path / "bad.py"
+    page.write_text(
+        "krait.session.rotate()\n"
+        "krait.session['user'] = 'eve'\n"
+        "krait.extra_headers.append(('Bad Header', 'x'))\n"
+    )
+    renderer = PageRenderer(str(tmp_path), SessionSettings(store_url=redis_server.url))
+    job = PageJob(kind="script", path=str(page), base_filename="bad.py")
+    with pytest.raises(ValueError, match="header name"):
+        renderer.run(job, cookie_request(session_id))
+    assert json.loads(store.get(KEY_PREFIX + session_id) or b"") == {"d": {"user": "ada"}}

@@ -119,6 +119,9 @@ def check_error_page(server: Server) -> None:
     missing = requests.get(server.url + "/nothing/here", timeout=10)
     assert missing.status_code == 404
     assert "<h1>Nothing at /nothing/here</h1>" in missing.text
+    hostile = requests.get(server.url + "/%3Cscript%3Ealert(1)%3C/script%3E", timeout=10)
+    assert hostile.status_code == 404
+    assert "<h1>Nothing at /&lt;script&gt;alert(1)&lt;/script&gt;</h1>" in hostile.text
     assert requests.get(server.url + "/", timeout=10).status_code == 200
 
 
