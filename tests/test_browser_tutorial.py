@@ -8,6 +8,7 @@ missing.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -32,7 +33,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root.mkdir()
     for section in sections_of((REPO / "docs" / "tutorial.md").read_text()):
         write_files(root, section.files())
-    server = start_server(root, tmp_path_factory.mktemp("tutorial-logs"))
+    secret = {"MYSITE_SECRET_KEY": secrets.token_urlsafe(32)}  # as the tutorial's step 4 says
+    server = start_server(root, tmp_path_factory.mktemp("tutorial-logs"), env=secret)
     yield server
     server.stop()
 
