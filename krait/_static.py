@@ -24,8 +24,8 @@ from krait._caching import (
     make_etag,
     parse_http_date,
 )
-from krait._compression import GZIP, add_vary, choose_encoding, encoded_etag, is_compressible
-from krait._gzip_files import Compressed, GzipForms
+from krait._compressed_files import Compressed, CompressedForms
+from krait._compression import add_vary, choose_encoding, encoded_etag, is_compressible
 from krait._producers import SegmentProducer
 from krait._ranges import (
     ByteRange,
@@ -69,13 +69,14 @@ class StaticFiles:
     unchanged gets the headers and bytes computed the first time; one ``stat`` per request
     checks the file. Everything else goes through :func:`serve_file`.
 
-    With ``compression``, a client that accepts gzip gets the gzip form of a compressible
-    file (see ``_gzip_files``) unless it asked for a range, and every answer for such a file
-    says ``Vary: Accept-Encoding``.
+    With ``compression``, a client that accepts Brotli or gzip gets that form of a
+    compressible file (see ``_compressed_files``) unless it asked for a range, and every
+    answer for such a file says ``Vary: Accept-Encoding``.
 
     Args:
         max_bytes: the most file bytes kept in memory.
-        compression: send gzip to clients that accept it (``--no-compression`` turns it off).
+        compression: send Brotli or gzip to clients that accept it (``--no-compression``
+            turns it off).
     """
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024, compression: bool = True) -> None:
@@ -83,7 +84,7 @@ class StaticFiles:
         self._held = 0
         self._entities: dict[tuple[str, str, str], _Entity] = {}
         self.compression = compression
-        self._gzip = GzipForms()
+        self._forms = CompressedForms()
 
     def serve(
         self, request: Request, path: str, content_type: str, policy: CachePolicy
@@ -91,8 +92,9 @@ class StaticFiles:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
         compressible = self.compression and is_compressible(content_type)
         if request.method in (b"GET", b"HEAD"):
-            if compressible and _wants_gzip(request):
-                answer = self._serve_gzip(request, path, content_type, policy)
+            coding = _wanted_coding(request) if compressible else None
+            if coding is not None:
+                answer = self._serve_encoded(request, path, content_type, policy, coding)
                 if answer is not None:
                     return answer
             if not _is_conditional(request):
@@ -102,22 +104,22 @@ class StaticFiles:
                     return b"" if request.method == b"HEAD" else entity.body
         return serve_file(request, path, content_type, policy, compression=compressible)
 
-    def _serve_gzip(
-        self, request: Request, path: str, content_type: str, policy: CachePolicy
+    def _serve_encoded(
+        self, request: Request, path: str, content_type: str, policy: CachePolicy, coding: str
     ) -> bytes | int | None:
-        """Answer with the gzip form of the file, or None when identity is to be sent."""
+        """Answer with the ``coding`` form of the file, or None when identity is to be sent."""
         try:
             source = os.stat(path)
         except OSError:
             return None
         if not is_compressible(content_type, source.st_size):
             return None
-        form = self._gzip.find(path, source)
+        form = self._forms.find(path, source, coding)
         if form is None:
             return None
         if isinstance(form, str):
-            return serve_file(request, form, content_type, policy, coding=GZIP)
-        return _serve_compressed(request, form, content_type, policy)
+            return serve_file(request, form, content_type, policy, coding=coding)
+        return _serve_compressed(request, form, content_type, policy, coding)
 
     def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
         try:
@@ -176,22 +178,24 @@ def _is_conditional(request: Request) -> bool:
     )
 
 
-def _wants_gzip(request: Request) -> bool:
-    """Whether gzip may be sent: accepted, and no range asked for (ranges count identity bytes)."""
+def _wanted_coding(request: Request) -> str | None:
+    """The coding to send, or None: none accepted, or a range asked for (ranges count
+    identity bytes)."""
     headers = request.requestHeaders
     if headers.hasHeader(b"range"):
-        return False
+        return None
     accepted = b", ".join(headers.getRawHeaders(b"accept-encoding") or [])
-    return choose_encoding(accepted.decode("latin-1")) == GZIP
+    return choose_encoding(accepted.decode("latin-1"))
 
 
 def _serve_compressed(
-    request: Request, form: Compressed, content_type: str, policy: CachePolicy
+    request: Request, form: Compressed, content_type: str, policy: CachePolicy, coding: str
 ) -> bytes | int:
-    """Answer with gzip bytes made in memory, validated by the source's ETag plus ``-gz``."""
+    """Answer with bytes compressed in memory, validated by the source's ETag plus the
+    coding's suffix (``-br``, ``-gz``)."""
     now = response_date(request)
     last_modified = min(int(form.mtime), int(now))
-    etag = encoded_etag(make_etag(*form.identity), GZIP) if policy.store else None
+    etag = encoded_etag(make_etag(*form.identity), coding) if policy.store else None
     method = request.method.decode("ascii", "replace")
     decision = evaluate_preconditions(method, etag, last_modified, request_headers(request))
     if decision is Precondition.FAILED:
@@ -202,7 +206,7 @@ def _serve_compressed(
         request.setResponseCode(304)
         return finish_without_body(request)
     request.setHeader(b"content-type", content_type)
-    request.setHeader(b"content-encoding", GZIP)
+    request.setHeader(b"content-encoding", coding)
     request.setHeader(b"content-length", b"%d" % len(form.body))
     return b"" if method == "HEAD" else form.body
 
@@ -233,7 +237,8 @@ def serve_file(
         headers: the request headers (lower-case names), if already collected.
         now: the time of the response in epoch seconds; defaults to the response's ``Date``
             header (which twisted.web sets before rendering), else the clock.
-        compression: whether gzip is on for this type: a large enough file gets ``Vary``.
+        compression: whether compression is on for this type: a large enough file gets
+            ``Vary``.
         coding: the file is the ``coding`` form (a precompressed sibling) of the target.
 
     Returns:

@@ -117,7 +117,7 @@ class Options(usage.Options):
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
         ["no-access-log", None, "Do not write an access log."],
         ["no-http2", None, "Offer only HTTP/1.1 over TLS, not HTTP/2 (ALPN)."],
-        ["no-compression", None, "Never gzip files or pages, even for clients that accept it."],
+        ["no-compression", None, "Never Brotli- or gzip-compress files or pages."],
         [
             "single-process",
             "s",
