@@ -23,6 +23,7 @@ from krait._log_output import LOG_LEVELS, LogFormat
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
+from krait._ws_options import WS_FLAGS
 
 DEFAULT_PORT = 8080
 ORIGINAL = "[original Krait form]"
@@ -123,6 +124,7 @@ class Options(usage.Options):
             "s",
             f"{ORIGINAL} Accepted and ignored: krait is one process that serves with threads.",
         ],
+        *WS_FLAGS,
     ]
 
     def __init__(self) -> None:
@@ -340,6 +342,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
             max_message_size=options["ws-max-message-size"],
             ping_interval=options["ws-ping-interval"],
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
+            deflate=bool(options["ws-deflate"]),
         ),
         shutdown_timeout=options["shutdown-timeout"],
         client_limits=ClientLimits(
