@@ -10,7 +10,6 @@ import contextlib
 import os
 import socket
 import time
-from dataclasses import dataclass
 from typing import IO
 
 from twisted.web.server import NOT_DONE_YET, Request
@@ -39,10 +38,8 @@ from krait._ranges import (
 )
 from krait._request import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
-from krait._twisted_compat import prepared_headers, put_prepared_headers
-
-SMALL_FILE = 64 * 1024
-"""Files up to this size are written in one go, without a producer."""
+from krait._static_entities import SMALL_FILE, Entity, StaticEntities
+from krait._twisted_compat import put_prepared_headers
 
 SEND_BUFFER = 4 * 1024 * 1024
 """Socket send buffer for large files sent with ``sendfile``."""
@@ -53,21 +50,13 @@ _CONDITIONAL_HEADERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Entity:
-    """What a plain GET of an unchanged small file is answered with."""
-
-    identity: tuple[int, int, int]
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
-
-
 class StaticFiles:
     """Serves files, answering plain GETs of small unchanged files from memory.
 
     A request without validators or ranges for a small file whose inode, size and mtime are
-    unchanged gets the headers and bytes computed the first time; one ``stat`` per request
-    checks the file. Everything else goes through :func:`serve_file`.
+    unchanged gets the headers and bytes computed the first time (see ``_static_entities``);
+    one ``stat`` per request checks the file. Everything else goes through
+    :func:`serve_file`.
 
     With ``compression``, a client that accepts Brotli or gzip gets that form of a
     compressible file (see ``_compressed_files``) unless it asked for a range, and every
@@ -80,10 +69,8 @@ class StaticFiles:
     """
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024, compression: bool = True) -> None:
-        self._max_bytes = max_bytes
-        self._held = 0
-        self._entities: dict[tuple[str, str, str], _Entity] = {}
         self.compression = compression
+        self._entities = StaticEntities(max_bytes, compression)
         self._forms = CompressedForms()
 
     def serve(
@@ -92,20 +79,26 @@ class StaticFiles:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
         compressible = self.compression and is_compressible(content_type)
         if request.method in (b"GET", b"HEAD"):
+            plain = not _is_conditional(request)
             coding = _wanted_coding(request) if compressible else None
             if coding is not None:
-                answer = self._serve_encoded(request, path, content_type, policy, coding)
+                answer = self._serve_encoded(request, path, content_type, policy, coding, plain)
                 if answer is not None:
                     return answer
-            if not _is_conditional(request):
-                entity = self._entity(path, content_type, policy)
+            if plain:
+                entity = self._entities.file(path, content_type, policy)
                 if entity is not None:
-                    put_prepared_headers(request.responseHeaders, entity.headers)
-                    return b"" if request.method == b"HEAD" else entity.body
+                    return _write_entity(request, entity)
         return serve_file(request, path, content_type, policy, compression=compressible)
 
     def _serve_encoded(
-        self, request: Request, path: str, content_type: str, policy: CachePolicy, coding: str
+        self,
+        request: Request,
+        path: str,
+        content_type: str,
+        policy: CachePolicy,
+        coding: str,
+        plain: bool,
     ) -> bytes | int | None:
         """Answer with the ``coding`` form of the file, or None when identity is to be sent."""
         try:
@@ -118,56 +111,19 @@ class StaticFiles:
         if form is None:
             return None
         if isinstance(form, str):
+            entity = self._entities.file(form, content_type, policy, coding) if plain else None
+            if entity is not None:
+                return _write_entity(request, entity)
             return serve_file(request, form, content_type, policy, coding=coding)
+        entity = self._entities.kept(path, form, content_type, policy, coding) if plain else None
+        if entity is not None:
+            return _write_entity(request, entity)
         return _serve_compressed(request, form, content_type, policy, coding)
 
-    def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
-        key = (path, content_type, policy.header)
-        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        entity = self._entities.get(key)
-        if entity is not None and entity.identity == identity:
-            return entity
-        # Only files untouched for a second: their Last-Modified is then a strong validator
-        # and never later than the Date of the answer.
-        if stat.st_size > SMALL_FILE or stat.st_mtime > time.time() - 1:
-            return None
-        try:
-            with open(path, "rb") as file:
-                body = file.read(SMALL_FILE + 1)
-                fresh = os.fstat(file.fileno())
-        except OSError:
-            return None
-        unchanged = (fresh.st_ino, fresh.st_size, fresh.st_mtime_ns) == identity
-        if not unchanged or len(body) != stat.st_size:
-            return None
-        headers = [
-            (b"cache-control", policy.header.encode()),
-            (b"last-modified", http_date(int(stat.st_mtime)).encode()),
-            (b"accept-ranges", b"bytes"),
-            (b"content-type", content_type.encode()),
-            (b"content-length", b"%d" % len(body)),
-        ]
-        if policy.store:
-            headers.append((b"etag", make_etag(*identity).encode()))
-        if self.compression and is_compressible(content_type, len(body)):
-            headers.append((b"vary", b"Accept-Encoding"))
-        entity = _Entity(identity, prepared_headers(headers), body)
-        self._remember(key, entity)
-        return entity
 
-    def _remember(self, key: tuple[str, str, str], entity: _Entity) -> None:
-        old = self._entities.pop(key, None)
-        if old is not None:
-            self._held -= len(old.body)
-        if self._held + len(entity.body) > self._max_bytes:
-            self._entities.clear()
-            self._held = 0
-        self._entities[key] = entity
-        self._held += len(entity.body)
+def _write_entity(request: Request, entity: Entity) -> bytes:
+    put_prepared_headers(request.responseHeaders, entity.headers)
+    return b"" if request.method == b"HEAD" else entity.body
 
 
 def _is_conditional(request: Request) -> bool:
