@@ -9,9 +9,11 @@ A 64 KiB stylesheet is fetched with ``Accept-Encoding: gzip`` (and ``br``) by wr
   6 for ``live.css``, which nginx compresses again for every request.
 
 Servers on CPU 0, wrk on CPU 1, access logs on for both. Each URL is checked first: it must
-answer 200 in the coding asked for, or the row would measure something else.
+answer 200 in the coding asked for, or the row would measure something else. The servers take
+turns for ``--rounds`` rounds and each row shows its best round, which filters out moments
+when something else on the machine took the CPU.
 
-    python bench/bench_gzip.py [--seconds 10] [--connections 32]
+    python bench/bench_gzip.py [--seconds 10] [--connections 32] [--rounds 2]
 
 Needs wrk and nginx (Debian packages). Prints req/s, MB/s of compressed body and ratios.
 """
@@ -58,12 +60,14 @@ class Row:
 
 
 KRAIT_CASES = [
+    Case("krait", "identity (reference)", "/live.css", "identity"),
     Case("krait", ".gz sibling", "/pre.css", "gzip"),
     Case("krait", "kept gzip (no sibling)", "/live.css", "gzip"),
     Case("krait", ".br sibling", "/pre.css", "br"),
     Case("krait", "kept br (no sibling)", "/live.css", "br"),
 ]
 NGINX_CASES = [
+    Case("nginx", "identity (reference)", "/live.css", "identity"),
     Case("nginx", "gzip_static on", "/pre.css", "gzip"),
     Case("nginx", "gzip on, level 6", "/live.css", "gzip"),
 ]
@@ -116,7 +120,7 @@ def body_size(base: str, case: Case) -> int:
     """The compressed body's size, after checking the answer is in the coding asked for."""
     request = urllib.request.Request(base + case.path, headers={"Accept-Encoding": case.coding})
     with urllib.request.urlopen(request) as response:
-        got = response.headers.get("Content-Encoding")
+        got = response.headers.get("Content-Encoding", "identity")
         if response.status != 200 or got != case.coding:
             raise RuntimeError(f"{base}{case.path}: {response.status} in {got}, not {case.coding}")
         return len(response.read())
@@ -143,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if shutil.which("wrk") is None or not Path(NGINX).exists():
         sys.exit("bench_gzip: needs wrk and nginx (apt-get install wrk nginx)")
@@ -153,30 +158,41 @@ def main() -> None:
         root.mkdir()
         logs.mkdir()
         make_site(root)
-        port = free_port()
-        krait = start_krait(root, port, "--access-log", str(logs / "krait-access.log"))
-        rows = measure(krait, port, KRAIT_CASES, args)
-        port = free_port()
-        rows += measure(start_nginx(root, logs, port), port, NGINX_CASES, args)
-    print_table(rows)
+        best: dict[Case, Row] = {}
+        for _ in range(args.rounds):
+            port = free_port()
+            krait = start_krait(root, port, "--access-log", str(logs / "krait-access.log"))
+            rows = measure(krait, port, KRAIT_CASES, args)
+            port = free_port()
+            rows += measure(start_nginx(root, logs, port), port, NGINX_CASES, args)
+            for row in rows:
+                if row.case not in best or row.rps > best[row.case].rps:
+                    best[row.case] = row
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s; best of {args.rounds} rounds")
+    print_table([best[case] for case in KRAIT_CASES + NGINX_CASES])
 
 
 def print_table(rows: list[Row]) -> None:
     print(f"64 KiB text/css, {len(stylesheet())} bytes identity")
-    print(f"{'server':<7} {'form':<24} {'coding':<6} {'body B':>7} {'req/s':>8} {'MB/s':>7}")
+    print(f"{'server':<7} {'form':<24} {'coding':<8} {'body B':>7} {'req/s':>8} {'MB/s':>7}")
     for row in rows:
         case = row.case
         print(
-            f"{case.server:<7} {case.label:<24} {case.coding:<6} {row.body_bytes:>7} "
+            f"{case.server:<7} {case.label:<24} {case.coding:<8} {row.body_bytes:>7} "
             f"{row.rps:>8.0f} {row.mbps:>7.1f}"
         )
-    by_label = {row.case.label: row for row in rows}
-    anchor = by_label["gzip_static on"]
+    by_label = {(row.case.server, row.case.label): row for row in rows}
+    reference = (
+        by_label["krait", "identity (reference)"].rps
+        / by_label["nginx", "identity (reference)"].rps
+    )
+    print(f"krait identity / nginx identity: {reference:.2f}× req/s")
+    anchor = by_label["nginx", "gzip_static on"]
     for label in (".gz sibling", "kept gzip (no sibling)"):
-        row = by_label[label]
+        row = by_label["krait", label]
         print(f"krait {label} / nginx gzip_static: {row.rps / anchor.rps:.2f}× req/s")
-    live = by_label["gzip on, level 6"]
-    kept = by_label["kept gzip (no sibling)"]
+    live = by_label["nginx", "gzip on, level 6"]
+    kept = by_label["krait", "kept gzip (no sibling)"]
     print(f"krait kept gzip / nginx gzip on (per request): {kept.rps / live.rps:.2f}× req/s")
 
 
