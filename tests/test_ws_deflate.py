@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from autobahn.websocket.compress import PerMessageDeflateOffer
 from conftest import Server, start_server
+from twisted.internet.testing import MemoryReactor
 from ws_site import echo_site
 
 from krait._ws.deflate import (
@@ -24,6 +25,8 @@ from krait._ws.deflate import (
     DeflateAcceptor,
     server_window_bits,
 )
+from krait._ws.handshake import WebsocketsSettings
+from krait._ws.hub import make_factory
 
 OFFER = "permessage-deflate; client_max_window_bits"
 TAIL = b"\x00\x00\xff\xff"
@@ -189,3 +192,11 @@ def test_the_acceptor_takes_the_first_deflate_offer_with_krait_s_bounds() -> Non
     assert accept.window_bits == 10 and accept.mem_level == MEM_LEVEL
     assert accept.max_message_size == MAX_MESSAGE
     assert DeflateAcceptor(MAX_MESSAGE)([]) is None
+
+
+def test_the_factory_accepts_deflate_only_when_the_setting_is_on() -> None:
+    on = make_factory(MemoryReactor(), WebsocketsSettings(deflate=True, max_message_size=5))
+    assert isinstance(on.perMessageCompressionAccept, DeflateAcceptor)
+    assert on.perMessageCompressionAccept.max_message_size == 5
+    off = make_factory(MemoryReactor(), WebsocketsSettings())
+    assert off.perMessageCompressionAccept([PerMessageDeflateOffer()]) is None
