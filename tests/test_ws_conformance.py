@@ -7,7 +7,7 @@ and an asynchronous one; every case must pass. Sections 12 and 13 (permessage-de
 ``--ws-deflate``) run against both as well, each of their 12 subsections (every offer and
 parameter the suite tries) with its five message sizes up to 4 KiB, a thousand messages
 each. The sections' larger sizes (8-128 KiB, fragmented or not: 156 more cases per
-controller) take hours on a loaded two-core machine, so they run only with
+controller) take some 40 minutes on a loaded two-core machine, so they run only with
 ``KRAIT_WS_CONFORMANCE_FULL=1``. Both tests are marked slow.
 """
 
