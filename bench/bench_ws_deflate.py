@@ -62,12 +62,27 @@ def echo_once(sock: socket.socket, deflate: bool, message: bytes) -> None:
     mask = b"\x01\x02\x03\x04"
     key = (mask * (len(payload) // 4 + 1))[: len(payload)]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(len(payload))
-    sock.sendall(bytes([first, 0x80 | 126]) + struct.pack("!H", len(payload)) + mask + masked)
-    head = _read(sock, 2)
-    length = head[1] & 0x7F
+    if len(payload) < 126:
+        head = bytes([first, 0x80 | len(payload)])
+    else:
+        head = bytes([first, 0x80 | 126]) + struct.pack("!H", len(payload))
+    sock.sendall(head + mask + masked)
+    first_byte, answer = _read_frame(sock)
+    while first_byte & 0x0F == 0x9:  # the server's keep-alive ping: not the echo
+        first_byte, answer = _read_frame(sock)
+    if first_byte & 0x40:
+        answer = zlib.decompressobj(-15).decompress(answer + b"\x00\x00\xff\xff")
+    if first_byte & 0x0F != 0x1 or answer != message:
+        raise RuntimeError(f"the echo did not come back: opcode {first_byte & 0x0F}")
+
+
+def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """A server frame's first byte and payload."""
+    first_byte, second = _read(sock, 2)
+    length = second & 0x7F
     if length == 126:
         length = struct.unpack("!H", _read(sock, 2))[0]
-    _read(sock, length)
+    return first_byte, _read(sock, length)
 
 
 def _read(sock: socket.socket, count: int) -> bytes:

@@ -13,6 +13,6 @@ WS_FLAGS: list[list[Any]] = [
     [
         "ws-deflate",
         None,
-        "Accept permessage-deflate from WebSocket clients (about 80 KiB per busy connection).",
+        "Accept permessage-deflate from WebSocket clients (up to 85 KiB per connection).",
     ],
 ]
