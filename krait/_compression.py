@@ -1,24 +1,43 @@
 """Decides HTTP compression: which coding a client accepts, what is worth compressing, ETags.
 
 Pure functions over plain values (RFC 9110 §12.5.3 Accept-Encoding, §8.4 Content-Encoding,
-§8.8.3 ETag). The static-file and page shells ask these and write the answer. Only gzip is
-offered: it is in the standard library, and every client that sends Accept-Encoding takes it.
+§8.8.3 ETag). The static-file and page shells ask these and write the answer. Two codings
+are offered: Brotli (``br``, from the ``brotli`` package), 4 % (prose) to 24 % (CSS) smaller
+than gzip at the same CPU cost, and gzip, which every client that sends Accept-Encoding takes.
+When a client weighs both equally (the browsers' ``gzip, deflate, br``), Brotli is sent.
 """
 
 from __future__ import annotations
 
 import gzip
 
+import brotli
+
 MIN_COMPRESS_SIZE = 1024
 """Bodies shorter than this are sent as they are: gzip's framing would eat the saving."""
 
 MAX_ON_THE_FLY = 64 * 1024
-"""Largest body compressed on the reactor (about half a millisecond at level 6): more would
-stall every other connection; larger static files want a precompressed sibling."""
+"""Largest static file compressed on the reactor (a few milliseconds at gzip level 6 or Brotli
+quality 5, once per version of the file): more would stall every other connection; larger
+static files want a precompressed sibling."""
 
+MAX_PAGE_COMPRESS = 4 * 1024 * 1024
+"""Largest page body compressed (in the worker thread that rendered it, never the reactor)."""
+
+BROTLI = "br"
 GZIP = "gzip"
 
-_CODING_SUFFIX = {GZIP: "gz"}
+OFFERED = (BROTLI, GZIP)
+"""The codings krait sends, in order of preference when a client weighs them equally."""
+
+BROTLI_QUALITY = 5
+"""Brotli's quality for bytes compressed by krait: as fast as gzip level 6 and smaller.
+Quality 11 is 10-35 % smaller again but 30 times slower: precompress for that."""
+
+SIBLING_SUFFIX = {BROTLI: ".br", GZIP: ".gz"}
+"""The name a precompressed sibling of ``style.css`` has for each coding: ``style.css.br``."""
+
+_CODING_SUFFIX = {GZIP: "gz", BROTLI: "br"}
 
 _COMPRESSIBLE_APPLICATION = frozenset(
     {
@@ -70,12 +89,13 @@ def _q_value(params: str) -> float:
     return 1.0
 
 
-def choose_encoding(accept_encoding: str | None, offered: tuple[str, ...] = (GZIP,)) -> str | None:
+def choose_encoding(accept_encoding: str | None, offered: tuple[str, ...] = OFFERED) -> str | None:
     """The coding to send from ``offered``, or None for the identity body.
 
     RFC 9110 §12.5.3: a coding named with q=0 is refused, ``*`` stands for the codings not
     named, and no header at all means no preference (identity is then the safe choice).
-    ``identity;q=0`` with nothing acceptable still gets identity: a 406 helps nobody.
+    ``identity;q=0`` with nothing acceptable still gets identity: a 406 helps nobody. The
+    highest q-value wins; between equal ones, the earlier in ``offered`` (Brotli first).
     """
     weights = parse_accept_encoding(accept_encoding)
     best: str | None = None
@@ -100,7 +120,8 @@ def is_compressible(content_type: str, size: int | None = None) -> bool:
 
 
 def encoded_etag(etag: str, coding: str) -> str:
-    """The ETag of the ``coding`` form of the entity tagged ``etag``: ``"abc"`` → ``"abc-gz"``.
+    """The ETag of the ``coding`` form of the entity tagged ``etag``: ``"abc"`` → ``"abc-gz"``
+    (``"abc-br"`` for Brotli).
 
     RFC 9110 §8.8.3: the compressed and identity bodies differ, so a strong tag must differ.
     """
@@ -127,3 +148,16 @@ def gzip_bytes(body: bytes) -> bytes:
     source stays true of every copy.
     """
     return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def brotli_bytes(body: bytes) -> bytes:
+    """``body`` compressed with Brotli at :data:`BROTLI_QUALITY`, in text mode."""
+    compressed: bytes = brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY)
+    return compressed
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    """``body`` in ``coding`` (:data:`BROTLI` or :data:`GZIP`)."""
+    if coding == BROTLI:
+        return brotli_bytes(body)
+    return gzip_bytes(body)

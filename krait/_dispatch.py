@@ -11,6 +11,7 @@ The error answers themselves are written by ``_answers``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
@@ -32,9 +33,10 @@ from krait._errors import (
 )
 from krait._http import request_origin
 from krait._mime import content_type_for
+from krait._page_compression import render_compressed
 from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
-from krait._pages import PageJob, PageRenderer
+from krait._pages import PageJob, PageRenderer, PageResult
 from krait._pyml import CompiledTemplate
 from krait._request import RawRequest
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
@@ -66,7 +68,8 @@ class KraitRoot(Resource):
         debug: show tracebacks in error pages.
         ws_hub: the WebSocket hub upgrades are handed to.
         page_limits: queue and time limits of pages (the defaults when None).
-        compression: gzip files and pages for clients that accept it (``--no-compression``).
+        compression: Brotli or gzip for files and pages, for clients that accept it
+            (``--no-compression`` turns it off).
     """
 
     isLeaf = True
@@ -85,7 +88,8 @@ class KraitRoot(Resource):
         self.pool = pool
         self.renderer = PageRenderer(site.root, site.sessions)
         self.ws_hub = ws_hub
-        self.writer = PageWriter(pool, debug, ws_hub, compression=compression)
+        self.compression = compression
+        self.writer = PageWriter(pool, debug, ws_hub)
         self.guard = PageGuard(pool, pool.reactor, page_limits or PageLimits())
         self.files = StaticFiles(compression=compression)
         self.routes = [RouteHandler(route, self, pool) for route in site.routes]
@@ -327,10 +331,15 @@ class RouteHandler:
             cache_control = self._policy(key, dynamic=True).header.encode("ascii")
             if len(self._cache_controls) < 4096:
                 self._cache_controls[key] = cache_control
+        render: Callable[..., PageResult] = self.root.renderer.run
+        if self.root.compression and not upgrade:
+            accepted = request.requestHeaders.getRawHeaders(b"accept-encoding")
+            accept_encoding = b", ".join(accepted).decode("latin-1") if accepted else None
+            render = partial(render_compressed, render, accept_encoding)
         self.root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",
-            self.root.renderer.run,
+            render,
             (job, raw_request(request, path, self.route.params(path)), upgrade),
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )

@@ -22,15 +22,6 @@ from krait._answers import (
     write_error,
     write_failure,
 )
-from krait._compression import (
-    GZIP,
-    MAX_ON_THE_FLY,
-    add_vary,
-    choose_encoding,
-    encoded_etag,
-    gzip_bytes,
-    is_compressible,
-)
 from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
@@ -60,7 +51,6 @@ class PageWriter:
         pool: the worker pool (to close a generator body that will not be sent).
         debug: show tracebacks in error pages.
         ws_hub: the site's WebSocket hub, which upgrades are handed to.
-        compression: gzip bytes bodies for clients that accept it (see ``_compression``).
     """
 
     def __init__(
@@ -68,13 +58,10 @@ class PageWriter:
         pool: WorkerPool,
         debug: bool = False,
         ws_hub: WebsocketsHub | None = None,
-        *,
-        compression: bool = True,
     ) -> None:
         self.pool = pool
         self.debug = debug
         self.ws_hub = ws_hub
-        self.compression = compression
         self._error_page: Callable[[Request, int], bool] | None = None
 
     def use_error_pages(self, answer: Callable[[Request, int], bool]) -> None:
@@ -131,8 +118,6 @@ class PageWriter:
         body = result.body
         if isinstance(body, bytes):
             if result.status not in NO_BODY_STATUSES:
-                if self.compression:
-                    body = _maybe_gzip(request, result.status, body)
                 out.setRawHeaders(b"content-length", [b"%d" % len(body)])
                 if body:
                     request.write(body)
@@ -194,32 +179,6 @@ class PageWriter:
     def fail(self, request: Request, failure: Failure) -> bytes:
         """Log a failure and set ``request`` up for its error answer; returns the body."""
         return write_failure(request, failure, self.debug)
-
-
-def _maybe_gzip(request: Request, status: int, body: bytes) -> bytes:
-    """The body to send: gzipped when its type is worth it and the client accepts gzip.
-
-    A page that set its own Content-Encoding, a 206 (its range counts identity bytes) and a
-    body over ``MAX_ON_THE_FLY`` are left alone. Streamed bodies never come here.
-    """
-    out = request.responseHeaders
-    if status == 206 or out.hasHeader(b"content-encoding") or len(body) > MAX_ON_THE_FLY:
-        return body
-    content_type = b", ".join(out.getRawHeaders(b"content-type") or []).decode("latin-1")
-    if not is_compressible(content_type, len(body)):
-        return body
-    vary = b", ".join(out.getRawHeaders(b"vary") or []).decode("latin-1")
-    out.setRawHeaders(b"vary", [add_vary(vary or None).encode("latin-1")])
-    accepted = b", ".join(request.requestHeaders.getRawHeaders(b"accept-encoding") or [])
-    if choose_encoding(accepted.decode("latin-1")) != GZIP:
-        return body
-    etags = out.getRawHeaders(b"etag")
-    if etags:
-        out.setRawHeaders(
-            b"etag", [encoded_etag(etags[-1].decode("latin-1"), GZIP).encode("latin-1")]
-        )
-    out.setRawHeaders(b"content-encoding", [GZIP.encode()])
-    return gzip_bytes(body)
 
 
 def finish_rendered(request: Request, body: bytes | int) -> None:

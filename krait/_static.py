@@ -10,7 +10,6 @@ import contextlib
 import os
 import socket
 import time
-from dataclasses import dataclass
 from typing import IO
 
 from twisted.web.server import NOT_DONE_YET, Request
@@ -24,8 +23,8 @@ from krait._caching import (
     make_etag,
     parse_http_date,
 )
-from krait._compression import GZIP, add_vary, choose_encoding, encoded_etag, is_compressible
-from krait._gzip_files import Compressed, GzipForms
+from krait._compressed_files import Compressed, CompressedForms
+from krait._compression import add_vary, choose_encoding, encoded_etag, is_compressible
 from krait._producers import SegmentProducer
 from krait._ranges import (
     ByteRange,
@@ -39,10 +38,8 @@ from krait._ranges import (
 )
 from krait._request import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
-from krait._twisted_compat import prepared_headers, put_prepared_headers
-
-SMALL_FILE = 64 * 1024
-"""Files up to this size are written in one go, without a producer."""
+from krait._static_entities import SMALL_FILE, Entity, StaticEntities
+from krait._twisted_compat import put_prepared_headers
 
 SEND_BUFFER = 4 * 1024 * 1024
 """Socket send buffer for large files sent with ``sendfile``."""
@@ -53,37 +50,28 @@ _CONDITIONAL_HEADERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Entity:
-    """What a plain GET of an unchanged small file is answered with."""
-
-    identity: tuple[int, int, int]
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
-
-
 class StaticFiles:
     """Serves files, answering plain GETs of small unchanged files from memory.
 
     A request without validators or ranges for a small file whose inode, size and mtime are
-    unchanged gets the headers and bytes computed the first time; one ``stat`` per request
-    checks the file. Everything else goes through :func:`serve_file`.
+    unchanged gets the headers and bytes computed the first time (see ``_static_entities``);
+    one ``stat`` per request checks the file. Everything else goes through
+    :func:`serve_file`.
 
-    With ``compression``, a client that accepts gzip gets the gzip form of a compressible
-    file (see ``_gzip_files``) unless it asked for a range, and every answer for such a file
-    says ``Vary: Accept-Encoding``.
+    With ``compression``, a client that accepts Brotli or gzip gets that form of a
+    compressible file (see ``_compressed_files``) unless it asked for a range, and every
+    answer for such a file says ``Vary: Accept-Encoding``.
 
     Args:
         max_bytes: the most file bytes kept in memory.
-        compression: send gzip to clients that accept it (``--no-compression`` turns it off).
+        compression: send Brotli or gzip to clients that accept it (``--no-compression``
+            turns it off).
     """
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024, compression: bool = True) -> None:
-        self._max_bytes = max_bytes
-        self._held = 0
-        self._entities: dict[tuple[str, str, str], _Entity] = {}
         self.compression = compression
-        self._gzip = GzipForms()
+        self._entities = StaticEntities(max_bytes, compression)
+        self._forms = CompressedForms()
 
     def serve(
         self, request: Request, path: str, content_type: str, policy: CachePolicy
@@ -91,81 +79,51 @@ class StaticFiles:
         """Answer a request for the file at ``path`` (see :func:`serve_file`)."""
         compressible = self.compression and is_compressible(content_type)
         if request.method in (b"GET", b"HEAD"):
-            if compressible and _wants_gzip(request):
-                answer = self._serve_gzip(request, path, content_type, policy)
+            plain = not _is_conditional(request)
+            coding = _wanted_coding(request) if compressible else None
+            if coding is not None:
+                answer = self._serve_encoded(request, path, content_type, policy, coding, plain)
                 if answer is not None:
                     return answer
-            if not _is_conditional(request):
-                entity = self._entity(path, content_type, policy)
+            if plain:
+                entity = self._entities.file(path, content_type, policy)
                 if entity is not None:
-                    put_prepared_headers(request.responseHeaders, entity.headers)
-                    return b"" if request.method == b"HEAD" else entity.body
+                    return _write_entity(request, entity)
         return serve_file(request, path, content_type, policy, compression=compressible)
 
-    def _serve_gzip(
-        self, request: Request, path: str, content_type: str, policy: CachePolicy
+    def _serve_encoded(
+        self,
+        request: Request,
+        path: str,
+        content_type: str,
+        policy: CachePolicy,
+        coding: str,
+        plain: bool,
     ) -> bytes | int | None:
-        """Answer with the gzip form of the file, or None when identity is to be sent."""
+        """Answer with the ``coding`` form of the file, or None when identity is to be sent."""
         try:
             source = os.stat(path)
         except OSError:
             return None
         if not is_compressible(content_type, source.st_size):
             return None
-        form = self._gzip.find(path, source)
+        form = self._forms.find(path, source, coding)
         if form is None:
             return None
         if isinstance(form, str):
-            return serve_file(request, form, content_type, policy, coding=GZIP)
-        return _serve_compressed(request, form, content_type, policy)
+            entity = self._entities.file(form, content_type, policy, coding) if plain else None
+            if entity is not None:
+                return _write_entity(request, entity)
+            return serve_file(request, form, content_type, policy, coding=coding)
+        entity = self._entities.kept(path, form, content_type, policy, coding) if plain else None
+        if entity is not None:
+            return _write_entity(request, entity)
+        return _serve_compressed(request, form, content_type, policy, coding)
 
-    def _entity(self, path: str, content_type: str, policy: CachePolicy) -> _Entity | None:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
-        key = (path, content_type, policy.header)
-        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        entity = self._entities.get(key)
-        if entity is not None and entity.identity == identity:
-            return entity
-        # Only files untouched for a second: their Last-Modified is then a strong validator
-        # and never later than the Date of the answer.
-        if stat.st_size > SMALL_FILE or stat.st_mtime > time.time() - 1:
-            return None
-        try:
-            with open(path, "rb") as file:
-                body = file.read(SMALL_FILE + 1)
-                fresh = os.fstat(file.fileno())
-        except OSError:
-            return None
-        unchanged = (fresh.st_ino, fresh.st_size, fresh.st_mtime_ns) == identity
-        if not unchanged or len(body) != stat.st_size:
-            return None
-        headers = [
-            (b"cache-control", policy.header.encode()),
-            (b"last-modified", http_date(int(stat.st_mtime)).encode()),
-            (b"accept-ranges", b"bytes"),
-            (b"content-type", content_type.encode()),
-            (b"content-length", b"%d" % len(body)),
-        ]
-        if policy.store:
-            headers.append((b"etag", make_etag(*identity).encode()))
-        if self.compression and is_compressible(content_type, len(body)):
-            headers.append((b"vary", b"Accept-Encoding"))
-        entity = _Entity(identity, prepared_headers(headers), body)
-        self._remember(key, entity)
-        return entity
 
-    def _remember(self, key: tuple[str, str, str], entity: _Entity) -> None:
-        old = self._entities.pop(key, None)
-        if old is not None:
-            self._held -= len(old.body)
-        if self._held + len(entity.body) > self._max_bytes:
-            self._entities.clear()
-            self._held = 0
-        self._entities[key] = entity
-        self._held += len(entity.body)
+def _write_entity(request: Request, entity: Entity) -> bytes:
+    put_prepared_headers(request.responseHeaders, entity.headers)
+    return b"" if request.method == b"HEAD" else entity.body
 
 
 def _is_conditional(request: Request) -> bool:
@@ -176,22 +134,24 @@ def _is_conditional(request: Request) -> bool:
     )
 
 
-def _wants_gzip(request: Request) -> bool:
-    """Whether gzip may be sent: accepted, and no range asked for (ranges count identity bytes)."""
+def _wanted_coding(request: Request) -> str | None:
+    """The coding to send, or None: none accepted, or a range asked for (ranges count
+    identity bytes)."""
     headers = request.requestHeaders
     if headers.hasHeader(b"range"):
-        return False
+        return None
     accepted = b", ".join(headers.getRawHeaders(b"accept-encoding") or [])
-    return choose_encoding(accepted.decode("latin-1")) == GZIP
+    return choose_encoding(accepted.decode("latin-1"))
 
 
 def _serve_compressed(
-    request: Request, form: Compressed, content_type: str, policy: CachePolicy
+    request: Request, form: Compressed, content_type: str, policy: CachePolicy, coding: str
 ) -> bytes | int:
-    """Answer with gzip bytes made in memory, validated by the source's ETag plus ``-gz``."""
+    """Answer with bytes compressed in memory, validated by the source's ETag plus the
+    coding's suffix (``-br``, ``-gz``)."""
     now = response_date(request)
     last_modified = min(int(form.mtime), int(now))
-    etag = encoded_etag(make_etag(*form.identity), GZIP) if policy.store else None
+    etag = encoded_etag(make_etag(*form.identity), coding) if policy.store else None
     method = request.method.decode("ascii", "replace")
     decision = evaluate_preconditions(method, etag, last_modified, request_headers(request))
     if decision is Precondition.FAILED:
@@ -202,7 +162,7 @@ def _serve_compressed(
         request.setResponseCode(304)
         return finish_without_body(request)
     request.setHeader(b"content-type", content_type)
-    request.setHeader(b"content-encoding", GZIP)
+    request.setHeader(b"content-encoding", coding)
     request.setHeader(b"content-length", b"%d" % len(form.body))
     return b"" if method == "HEAD" else form.body
 
@@ -233,7 +193,8 @@ def serve_file(
         headers: the request headers (lower-case names), if already collected.
         now: the time of the response in epoch seconds; defaults to the response's ``Date``
             header (which twisted.web sets before rendering), else the clock.
-        compression: whether gzip is on for this type: a large enough file gets ``Vary``.
+        compression: whether compression is on for this type: a large enough file gets
+            ``Vary``.
         coding: the file is the ``coding`` form (a precompressed sibling) of the target.
 
     Returns:

@@ -24,6 +24,7 @@ from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 from krait._reload_options import RELOAD_FLAGS, check_reload_options
 from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
+from krait._ws_options import WS_FLAGS
 
 DEFAULT_PORT = 8080
 ORIGINAL = "[original Krait form]"
@@ -118,13 +119,14 @@ class Options(usage.Options):
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
         ["no-access-log", None, "Do not write an access log."],
         ["no-http2", None, "Offer only HTTP/1.1 over TLS, not HTTP/2 (ALPN)."],
-        ["no-compression", None, "Never gzip files or pages, even for clients that accept it."],
+        ["no-compression", None, "Never Brotli- or gzip-compress files or pages."],
         [
             "single-process",
             "s",
             f"{ORIGINAL} Accepted and ignored: krait is one process that serves with threads.",
         ],
         *RELOAD_FLAGS,
+        *WS_FLAGS,
     ]
 
     def __init__(self) -> None:
@@ -351,6 +353,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
             max_message_size=options["ws-max-message-size"],
             ping_interval=options["ws-ping-interval"],
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
+            deflate=bool(options["ws-deflate"]),
         ),
         shutdown_timeout=options["shutdown-timeout"],
         client_limits=ClientLimits(

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import gzip
 
+import brotli
 import pytest
 
 from krait._compression import (
+    BROTLI,
+    GZIP,
     add_vary,
+    brotli_bytes,
     choose_encoding,
+    compress,
     encoded_etag,
     gzip_bytes,
     is_compressible,
@@ -31,20 +36,27 @@ def test_a_malformed_or_out_of_range_q_value_refuses_the_coding() -> None:
 @pytest.mark.parametrize(
     ("header", "chosen"),
     [
-        ("gzip, deflate, br", "gzip"),
+        ("gzip, deflate, br", "br"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip, deflate", "gzip"),
         ("gzip;q=0.1", "gzip"),
-        ("*", "gzip"),
-        ("br", None),
+        ("gzip, br;q=0.9", "gzip"),
+        ("gzip;q=0.5, br;q=0.8", "br"),
+        ("*", "br"),
+        ("*, br;q=0", "gzip"),
+        ("br", "br"),
+        ("br;q=0, gzip;q=0", None),
         ("gzip;q=0", None),
         ("*;q=0", None),
-        ("*, gzip;q=0", None),
+        ("*, gzip;q=0, br;q=0", None),
         ("identity;q=0", None),
         ("x-gzip", "gzip"),
+        ("deflate, zstd", None),
         ("", None),
         (None, None),
     ],
 )
-def test_gzip_is_chosen_only_when_the_client_accepts_it(
+def test_the_highest_q_value_wins_and_brotli_breaks_a_tie(
     header: str | None, chosen: str | None
 ) -> None:
     assert choose_encoding(header) == chosen
@@ -91,3 +103,21 @@ def test_gzip_bytes_round_trip_and_do_not_depend_on_the_clock() -> None:
     body = b"hello " * 1000
     assert gzip.decompress(gzip_bytes(body)) == body
     assert gzip_bytes(body) == gzip_bytes(body)
+
+
+def test_the_gzip_only_offer_never_sends_brotli() -> None:
+    assert choose_encoding("br, gzip", offered=(GZIP,)) == GZIP
+    assert choose_encoding("br", offered=(GZIP,)) is None
+
+
+def test_the_brotli_etag_has_its_own_suffix() -> None:
+    assert encoded_etag('"abc"', BROTLI) == '"abc-br"'
+    assert encoded_etag('W/"abc"', BROTLI) == 'W/"abc-br"'
+
+
+def test_brotli_bytes_round_trip_and_are_the_same_each_time() -> None:
+    body = b"<p>hello</p>\n" * 200
+    assert brotli.decompress(brotli_bytes(body)) == body
+    assert brotli_bytes(body) == brotli_bytes(body)
+    assert compress(body, BROTLI) == brotli_bytes(body)
+    assert gzip.decompress(compress(body, GZIP)) == body

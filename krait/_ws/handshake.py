@@ -38,6 +38,7 @@ class WebsocketsSettings:
             controller threads to return.
         open_handshake_timeout: seconds Autobahn waits for a handshake to complete.
         close_handshake_timeout: seconds to wait for the peer's Close reply before dropping.
+        deflate: accept permessage-deflate offers (RFC 7692; see ``krait._ws.deflate``).
     """
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -47,6 +48,7 @@ class WebsocketsSettings:
     shutdown_grace: float = 5.0
     open_handshake_timeout: float = 5.0
     close_handshake_timeout: float = 1.0
+    deflate: bool = False
 
 
 @dataclass(frozen=True)

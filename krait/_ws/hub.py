@@ -20,6 +20,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
 from krait._workers import WorkerPool
+from krait._ws.deflate import DeflateAcceptor
 from krait._ws.handshake import WEBSOCKET_VERSION, WebsocketsSettings
 from krait._ws.wakers import InboxNotifier, ReactorWaker
 
@@ -65,6 +66,10 @@ def make_factory(reactor: Any, settings: WebsocketsSettings) -> Any:
         openHandshakeTimeout=settings.open_handshake_timeout,
         closeHandshakeTimeout=settings.close_handshake_timeout,
     )
+    if settings.deflate:
+        factory.setProtocolOptions(
+            perMessageCompressionAccept=DeflateAcceptor(settings.max_message_size)
+        )
     return factory
 
 

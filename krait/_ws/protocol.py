@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from krait._open_files import ConnectionSlot
+from krait._ws.deflate import MAX_DEFLATED_SEND
 from krait._ws.hub import WebsocketsHub
 
 log = Logger(namespace="krait.websockets")
@@ -123,8 +124,15 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         # Learn when the client stops reading: the transport pauses its producer.
         if self.transport is not None:
             self.transport.registerProducer(self, True)
+        if self._perMessageCompress is not None:
+            self._send_message = self._send_deflated_if_small
         self.connection_state = ConnectionState.OPEN
         self.connection_opened()
+
+    def _send_deflated_if_small(self, payload: bytes, is_binary: bool) -> None:
+        """Send with permessage-deflate, but never compress a large message on the reactor."""
+        autobahn: Any = self
+        autobahn.sendMessage(payload, is_binary, doNotCompress=len(payload) > MAX_DEFLATED_SEND)
 
     # IPushProducer, for the transport: outgoing backpressure.
 

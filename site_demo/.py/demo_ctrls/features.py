@@ -16,6 +16,7 @@ class FeatureTableCtrl(CtrlBase):
 
     features = [
         _feature("Static files, ETag, ranges", url="/downloads/sample.bin"),
+        _feature("Brotli and gzip for pages, CSS and JS", url="/css/site.css"),
         _feature("MVC controllers by decorator", where=".py/demo_ctrls/"),
         _feature("Pyml views with a shared header", where=".view/header.html"),
         _feature("Jinja2 views", where=".view/feature_table.j2"),
