@@ -1,4 +1,4 @@
-"""Site configuration: routes, client-cache lists and TLS settings.
+"""Site configuration: routes, client-cache lists, TLS settings and the channels' Redis.
 
 Change these from ``.py/init.py`` only: krait reads them once, after ``init.py`` ran, into a
 frozen configuration; later changes are ignored.
@@ -20,6 +20,7 @@ __all__ = [
     "cache_no_store",
     "cache_private",
     "cache_public",
+    "pubsub_url",
     "routes",
     "ssl_certificate_path",
     "ssl_key_passphrase",
@@ -115,6 +116,11 @@ cache_max_age_default: int = 300
 """Max-age in seconds for cacheable resources."""
 cache_max_age_long_term: int = 864000
 """Max-age in seconds for long-term cacheable resources."""
+
+pubsub_url: str | None = None
+"""Where WebSocket channels meet: ``redis://host:port/db`` to publish and subscribe through
+Redis, so that every worker and machine sharing it reaches every subscriber; None (the
+default) keeps channels within the process. ``--pubsub-url`` on the command line wins."""
 
 ssl_certificate_path: str | None = None
 """The PEM certificate (chain) served on HTTPS ports."""

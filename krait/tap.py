@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 import krait
+from krait._channel_options import CHANNEL_OPTIONS, check_channel_options
 from krait._errors import SiteConfigError
 from krait._forwarded import parse_trusted_proxies
 from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
@@ -110,6 +111,7 @@ class Options(usage.Options):
             "Largest WebSocket message in bytes; larger ones close with 1009.",
         ],
         ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
+        *CHANNEL_OPTIONS,
         *LIMIT_OPTIONS,
         *WORKER_OPTIONS,
     ]
@@ -166,6 +168,7 @@ class Options(usage.Options):
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
         check_limit_options(self)
+        check_channel_options(self)
         try:
             self["cpu-affinity"] = parse_cpu_affinity(self["cpu-affinity"])
             self["trusted-proxies"] = parse_trusted_proxies(self["trusted-proxies"])
@@ -340,7 +343,9 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
             max_message_size=options["ws-max-message-size"],
             ping_interval=options["ws-ping-interval"],
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
+            channel_backlog=options["ws-channel-backlog"],
         ),
+        pubsub_url=options["pubsub-url"],
         shutdown_timeout=options["shutdown-timeout"],
         client_limits=ClientLimits(
             header_timeout=options["header-timeout"],
