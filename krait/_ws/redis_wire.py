@@ -127,4 +127,5 @@ def decode_payload(payload: bytes) -> str | bytes:
 def reconnect_delay(attempt: int) -> float:
     """Seconds to wait before attempt number ``attempt`` (1, 2, ...) to reach Redis again:
     0.5, 1, 2, 4, 8, then 10 at most."""
-    return min(MAX_RETRY, FIRST_RETRY * 2.0 ** max(0, attempt - 1))
+    # The exponent is clamped: an outage of many attempts must not overflow the power.
+    return min(MAX_RETRY, FIRST_RETRY * 2.0 ** min(32, max(0, attempt - 1)))
