@@ -21,9 +21,9 @@ For each it measures delivery to a callback on the reactor thread, which is wher
 a message to its WebSocket connections: ``throughput``, a thread publishing ``--count``
 100-byte messages as fast as it can, messages per second until the last one arrived; and
 the process's CPU time per message over that run (publishing and receiving together: less
-disturbed by other load than a rate); and ``latency``, ``--rate`` messages per second for ``--seconds`` seconds, p50 and p99 from the
-``publish`` call to the callback. Each candidate runs ``--rounds`` times and the best
-round of each figure is shown.
+disturbed by other load than a rate); and ``latency``, ``--rate`` messages per second for
+``--seconds`` seconds, p50 and p99 from the ``publish`` call to the callback. Each candidate
+runs ``--rounds`` times and the best round of each figure is shown.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def numbered(number: int) -> bytes:
     return b"%012d" % number + b"x" * (PAYLOAD - 12)
 
 
-def drive(publish: Callable[[bytes], None], recorder_for: Callable[[int], Recorder], args: Any) -> dict[str, float]:
+def drive(
+    publish: Callable[[bytes], None], recorder_for: Callable[[int], Recorder], args: Any
+) -> dict[str, float]:
     """Run both measurements from a publishing thread; returns the figures."""
     recorder = recorder_for(args.count)
     cpu_before = _cpu_seconds()
@@ -245,9 +247,10 @@ def _setup_redis_asyncio(reactor: Any, host: str, port: int, deliver: Any, ready
                 pipe.publish(CHANNEL, payload)
             await pipe.execute()
 
+    tasks: list[asyncio.Future[None]] = []
+
     def start() -> None:
-        asyncio.ensure_future(listen())
-        asyncio.ensure_future(send())
+        tasks.extend([asyncio.ensure_future(listen()), asyncio.ensure_future(send())])
 
     reactor.callWhenRunning(start)
 
@@ -293,7 +296,10 @@ def main() -> None:
                 command += ["--count", str(args.count), "--rate", str(args.rate)]
                 command += ["--seconds", str(args.seconds)]
                 done = subprocess.run(
-                    pinned(command, "0"), capture_output=True, text=True, timeout=300,
+                    pinned(command, "0"),
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
                     env=dict(os.environ, PYTHONPATH=os.path.dirname(__file__)),
                 )
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
