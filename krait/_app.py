@@ -121,7 +121,9 @@ def use_pubsub_backend(channels: Channels, reactor: Any, url: str | None) -> Non
             ) from None
         channels.use(lambda fan_out: RedisBackend(reactor, address, fan_out))
         log.info("WebSocket channels go through Redis at {address}", address=str(address))
-    reactor.callWhenRunning(channels.start)
+        # Only then: the in-process backend has nothing to start or stop, and a site built
+        # and never served (tests build many) must leave no trigger on the reactor.
+        reactor.callWhenRunning(channels.start)
 
 
 def fit_connections(max_connections: int | None) -> int:
