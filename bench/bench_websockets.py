@@ -200,7 +200,9 @@ def frame_header(opcode: int, length: int) -> bytes:
     return head + b"\0\0\0\0"
 
 
-async def open_connection(url: str) -> ClientConnection:
+async def open_connection(
+    url: str, protocol: type[ClientConnection] = ClientConnection
+) -> ClientConnection:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path or "/"
@@ -210,7 +212,7 @@ async def open_connection(url: str) -> ClientConnection:
         "Sec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
     loop = asyncio.get_running_loop()
-    _, connection = await loop.create_connection(lambda: ClientConnection(request), host, port)
+    _, connection = await loop.create_connection(lambda: protocol(request), host, port)
     await asyncio.wait_for(connection.upgraded, 10)
     return connection
 

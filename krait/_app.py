@@ -11,6 +11,7 @@ from krait._access_log import combined_line
 from krait._deadlines import ClientLimits
 from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
+from krait._errors import SiteConfigError
 from krait._forwarded import TrustedProxies
 from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
 from krait._open_files import (
@@ -23,6 +24,9 @@ from krait._site import SiteConfig, load_site
 from krait._workers import WorkerPool
 from krait._ws.handshake import WebsocketsSettings
 from krait._ws.hub import WebsocketsHub
+from krait._ws.pubsub import Channels
+from krait._ws.redis_wire import parse_redis_url
+from krait.websockets import serve_channels
 
 log = Logger(namespace="krait")
 startup_log = Logger(namespace="krait.startup")
@@ -46,15 +50,17 @@ def build_site(
     client_limits: ClientLimits | None = None,
     max_connections: int | None = None,
     compression: bool = True,
+    pubsub_url: str | None = None,
 ) -> tuple[SiteConfig, KraitSite]:
     """Load the site at ``site_root`` and build the HTTP factory that serves it.
+
+    Args:
+        pubsub_url: ``--pubsub-url``: the Redis of the WebSocket channels, which wins over
+            ``krait.config.pubsub_url``.
 
     Raises:
         SiteConfigError: the site cannot start.
     """
-    config = load_site(site_root)
-    for warning in config.warnings:
-        log.warn("{warning}", warning=str(warning))
     # At shutdown the drainer already gave pages their time (--shutdown-timeout).
     pool = WorkerPool(reactor, threads, "krait-pages", join_timeout=1.0)
     # The hub already gave connections a 5 s grace before the pool stops: a thread still
@@ -64,6 +70,12 @@ def build_site(
     # held per connection, so --ws-threads counts connections (their controller threads).
     ws_message_pool = WorkerPool(reactor, threads, "krait-ws-messages", join_timeout=1.0)
     ws_hub = WebsocketsHub(reactor, ws_settings or WebsocketsSettings(), ws_pool, ws_message_pool)
+    # Before init.py runs: threads it starts may publish at once.
+    serve_channels(ws_hub.channels)
+    config = load_site(site_root)
+    for warning in config.warnings:
+        log.warn("{warning}", warning=str(warning))
+    use_pubsub_backend(ws_hub.channels, reactor, pubsub_url or config.pubsub_url)
     root = KraitRoot(
         config,
         pool,
@@ -85,6 +97,34 @@ def build_site(
         max_connections=max_connections,
     )
     return config, site
+
+
+def use_pubsub_backend(channels: Channels, reactor: Any, url: str | None) -> None:
+    """Carry the site's channels through Redis at ``url``, or within the process if None.
+
+    Raises:
+        SiteConfigError: the URL is not a Redis URL, or the Redis client is not installed.
+    """
+    if url is not None:
+        try:
+            address = parse_redis_url(url)
+        except ValueError as error:
+            raise SiteConfigError(
+                str(error), hint="set krait.config.pubsub_url (or --pubsub-url) to a Redis URL"
+            ) from None
+        try:
+            # Optional: only sites that share channels through Redis need the client.
+            from krait._ws.redis_backend import RedisBackend
+        except ImportError as error:
+            raise SiteConfigError(
+                f"channels through Redis need the txredisapi package ({error})",
+                hint="pip install 'krait-server[redis]'",
+            ) from None
+        channels.use(lambda fan_out: RedisBackend(reactor, address, fan_out))
+        log.info("WebSocket channels go through Redis at {address}", address=str(address))
+        # Only then: the in-process backend has nothing to start or stop, and a site built
+        # and never served (tests build many) must leave no trigger on the reactor.
+        reactor.callWhenRunning(channels.start)
 
 
 def fit_connections(max_connections: int | None) -> int:

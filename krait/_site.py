@@ -47,6 +47,8 @@ class SiteConfig:
         ssl_certificate_path: the PEM certificate from ``krait.config``, if any.
         ssl_private_key_path: the PEM key from ``krait.config``, if any.
         ssl_key_passphrase: the key's passphrase, if any.
+        pubsub_url: ``krait.config.pubsub_url``: the Redis of the WebSocket channels, or
+            None for channels within the process.
         warnings: what the start-up checks found (``_site_checks``); logged, not fatal.
         sessions: the ``krait.session`` settings (``_session_checks``).
         cors: the compiled ``krait.config.cors``; empty when the site shares nothing.
@@ -60,6 +62,7 @@ class SiteConfig:
     ssl_certificate_path: str | None = None
     ssl_private_key_path: str | None = None
     ssl_key_passphrase: str | None = None
+    pubsub_url: str | None = None
     warnings: tuple[SiteWarning, ...] = ()
     sessions: SessionSettings = field(default_factory=SessionSettings)
     cors: tuple[CorsPolicy, ...] = ()
@@ -192,6 +195,7 @@ def _freeze(site_root: str, init_path: str) -> SiteConfig:
         ssl_certificate_path=config.ssl_certificate_path,
         ssl_private_key_path=config.ssl_private_key_path,
         ssl_key_passphrase=config.ssl_key_passphrase,
+        pubsub_url=_optional_string("pubsub_url", "redis://127.0.0.1:6379/0"),
         warnings=tuple(warnings + page_warnings),
         sessions=sessions,
         cors=cors,
@@ -209,6 +213,16 @@ def _string_list(name: str) -> list[str]:
             hint=f"write krait.config.{name} = [r'pattern', ...] in .py/init.py",
         )
     return list(value)
+
+
+def _optional_string(name: str, example: str) -> str | None:
+    value = getattr(config, name)
+    if value is not None and not isinstance(value, str):
+        raise SiteConfigError(
+            f"krait.config.{name} must be a string or None, not {value!r}",
+            hint=f"write e.g. krait.config.{name} = {example!r} in .py/init.py",
+        )
+    return value
 
 
 def _non_negative_int(name: str) -> int:

@@ -1,4 +1,4 @@
-"""Site configuration: routes, client-cache lists, TLS and session settings.
+"""Site configuration: routes, cache lists, TLS, sessions, CORS, error pages, channels' Redis.
 
 Change these from ``.py/init.py`` only: krait reads them once, after ``init.py`` ran, into a
 frozen configuration; later changes are ignored.
@@ -24,6 +24,7 @@ __all__ = [
     "cache_public",
     "cors",
     "error_pages",
+    "pubsub_url",
     "routes",
     "secret_key",
     "session_cookie",
@@ -324,6 +325,10 @@ error_pages: dict[int, str] = {}
 """The site's own pages for 404 and 500 (paths relative to the site root), e.g.
 ``{404: ".view/errors/404.html", 500: ".view/errors/500.html"}``; krait's built-in pages
 otherwise."""
+pubsub_url: str | None = None
+"""Where WebSocket channels meet: ``redis://host:port/db`` to publish and subscribe through
+Redis, so that every worker and machine sharing it reaches every subscriber; None (the
+default) keeps channels within the process. ``--pubsub-url`` on the command line wins."""
 
 ssl_certificate_path: str | None = None
 """The PEM certificate (chain) served on HTTPS ports."""

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 import krait
+from krait._channel_options import CHANNEL_OPTIONS, check_channel_options
 from krait._errors import SiteConfigError
 from krait._forwarded import parse_trusted_proxies
 from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
@@ -24,7 +25,7 @@ from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 from krait._reload_options import RELOAD_FLAGS, check_reload_options
 from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
 from krait._worker_options import WORKER_OPTIONS, check_worker_options
-from krait._ws_options import WS_FLAGS
+from krait._ws_options import WS_FLAGS, WS_OPTIONS
 
 DEFAULT_PORT = 8080
 ORIGINAL = "[original Krait form]"
@@ -69,13 +70,6 @@ class Options(usage.Options):
         ["privkey", None, None, "PEM private key for --https."],
         ["threads", "t", "16", "Threads that run scripts, templates and controllers."],
         [
-            "ws-threads",
-            None,
-            "64",
-            "Threads for WebSocket controller threads: one per open connection of a "
-            "WebsocketsCtrlBase (async controllers need none).",
-        ],
-        [
             "access-log",
             None,
             "-",
@@ -99,19 +93,8 @@ class Options(usage.Options):
             "Comma-separated addresses or networks of proxies whose Forwarded/X-Forwarded-* "
             "headers name the client (default: none).",
         ],
-        [
-            "ws-allowed-origins",
-            None,
-            None,
-            "Comma-separated Origins allowed to open WebSockets (* wildcards); default all.",
-        ],
-        [
-            "ws-max-message-size",
-            None,
-            str(16 * 1024 * 1024),
-            "Largest WebSocket message in bytes; larger ones close with 1009.",
-        ],
-        ["ws-ping-interval", None, "30", "Seconds before a silent WebSocket is pinged; 0: never."],
+        *WS_OPTIONS,
+        *CHANNEL_OPTIONS,
         *LIMIT_OPTIONS,
         *WORKER_OPTIONS,
     ]
@@ -170,6 +153,7 @@ class Options(usage.Options):
         if self["ws-ping-interval"] < 0:
             raise usage.UsageError("--ws-ping-interval cannot be negative")
         check_limit_options(self)
+        check_channel_options(self)
         try:
             self["cpu-affinity"] = parse_cpu_affinity(self["cpu-affinity"])
             self["trusted-proxies"] = parse_trusted_proxies(self["trusted-proxies"])
@@ -354,7 +338,9 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
             ping_interval=options["ws-ping-interval"],
             allowed_origins=parse_allowed_origins(options["ws-allowed-origins"]),
             deflate=bool(options["ws-deflate"]),
+            channel_backlog=options["ws-channel-backlog"],
         ),
+        pubsub_url=options["pubsub-url"],
         shutdown_timeout=options["shutdown-timeout"],
         client_limits=ClientLimits(
             header_timeout=options["header-timeout"],

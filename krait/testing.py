@@ -234,6 +234,8 @@ class RunningSite:
         await self._listening.stopListening()
         await self._client_pool.closeCachedConnections()
         await self._connections.close_all()
+        if self._root.ws_hub is not None:
+            await self._root.ws_hub.channels.stop()  # its Redis connections, if any
         for pool in self._root.worker_pools():
             pool.stop(join=False)
         py_dir = os.path.join(self.site_root, ".py")

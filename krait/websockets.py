@@ -7,6 +7,11 @@ in its own thread, reading incoming messages with :meth:`WebsocketsCtrlBase.pop_
 and sending with :meth:`WebsocketsCtrlBase.push_out_message`. A
 :class:`WebsocketsAsyncCtrlBase` (a krait addition) has no thread: its hooks run on the
 server's event loop and must never block.
+
+Both kinds of controller can :meth:`~WebsocketsCtrlBase.subscribe` their connection to named
+channels, and :func:`publish`, from any thread or from the event loop, sends a message to
+every connection subscribed to a channel: in this process by default, or in every worker
+and machine sharing a Redis server with ``krait.config.pubsub_url``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from twisted.python import threadable
 
 from krait import _context
 from krait._request import Request
+from krait._ws.channels import ChannelMember
 from krait._ws.mailbox import (  # noqa: F401 (the marks are documented with the controllers)
     IN_QUEUE_PAUSE_AT,
     IN_QUEUE_PAUSE_BYTES,
@@ -36,6 +42,7 @@ __all__ = [
     "WebsocketsCtrlBase",
     "WebsocketsRequest",
     "WebsocketsResponse",
+    "publish",
     "request",  # noqa: F822 (a property of the module's class)
     "response",  # noqa: F822 (a property of the module's class)
 ]
@@ -90,12 +97,59 @@ class WebsocketsResponse:
         self.protocol = protocol
 
 
+class _Publisher(Protocol):
+    """The channels of the site this process serves (``krait._ws.pubsub.Channels``)."""
+
+    def publish(self, channel: str, message: str | bytes) -> None: ...
+
+
+_site_channels: _Publisher | None = None
+
+
+def serve_channels(channels: _Publisher | None) -> None:
+    """Make ``channels`` the ones :func:`publish` reaches (for krait's server side only).
+
+    A process serves one site at a time, as ``krait.site_root`` and ``krait.config`` say:
+    the subscriptions themselves belong to that site's hub, not to this module.
+    """
+    global _site_channels
+    _site_channels = channels
+
+
+def publish(channel: str, message: str | bytes) -> None:
+    """Send ``message`` to every WebSocket connection subscribed to ``channel``.
+
+    Call it from anywhere in the site: a route target or template, a controller (threaded
+    or asynchronous), a thread started by ``init.py``. It never waits: the message is handed
+    to the server's event loop and delivered from there, in the order each thread published.
+    With ``krait.config.pubsub_url`` (or ``--pubsub-url``) the message goes through Redis and
+    reaches subscribers in every worker and on every machine sharing it; without, it reaches
+    the connections of this process only (with ``--workers N``, of this worker only).
+
+    Args:
+        channel: the channel's name, 1 to 256 characters, e.g. ``"chat:lobby"``.
+        message: ``str`` is sent as a text message, ``bytes`` as a binary one.
+
+    Raises:
+        TypeError: the message is neither ``str`` nor bytes, or the name is not a ``str``.
+        ValueError: the channel name is empty or too long.
+        RuntimeError: no krait server runs in this process.
+    """
+    channels = _site_channels
+    if channels is None:
+        raise RuntimeError(
+            "krait.websockets.publish() needs a running krait server: call it from the "
+            "site's code (init.py, pages, controllers, threads they start)"
+        )
+    channels.publish(channel, message)
+
+
 def mailbox_of(ctrl: WebsocketsCtrlBase) -> Mailbox:
     """The queues ``ctrl`` shares with the server (for krait's server side only)."""
     return ctrl._mailbox
 
 
-class WebsocketsCtrlBase:
+class WebsocketsCtrlBase(ChannelMember):
     """Base class of WebSocket controllers; subclass it and override ``on_thread_start``.
 
     The methods are thread-safe: krait calls ``on_in_message_internal`` and
@@ -224,7 +278,7 @@ class _Connection(Protocol):
     def when_writable(self) -> Any: ...
 
 
-class WebsocketsAsyncCtrlBase:
+class WebsocketsAsyncCtrlBase(ChannelMember):
     """Base class of asynchronous WebSocket controllers (a krait addition).
 
     Its hooks run on the server's event loop, with no thread per connection, so one process

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from krait import _context
+from krait._ws.channels import subscriptions_of
 from krait._ws.hub import WebsocketsHub
 from krait._ws.protocol import GOING_AWAY, INTERNAL_ERROR, KraitWebSocketProtocol
 from krait.websockets import WebsocketsAsyncCtrlBase, attach_connection
@@ -103,6 +104,7 @@ class AsyncCtrlProtocol(KraitWebSocketProtocol):
         super().__init__(hub, subprotocol)
         self.ctrl = ctrl
         self.request_state = state
+        self.subscriptions = subscriptions_of(ctrl)
         # A context in which the request state is active, entered for each hook: far
         # cheaper than activating the state around every message.
         with _context.activate(state):

@@ -20,6 +20,10 @@ WEBSOCKET_VERSION = "13"
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 """Messages (and frames) larger than this close the connection with 1009."""
 
+DEFAULT_CHANNEL_BACKLOG = 2 * 1024 * 1024
+"""Unsent bytes at which a channel message closes a connection with 1008 instead: twice the
+mark at which a threaded controller's own pushes wait, so that those alone never reach it."""
+
 
 @dataclass(frozen=True)
 class WebsocketsSettings:
@@ -39,6 +43,9 @@ class WebsocketsSettings:
         open_handshake_timeout: seconds Autobahn waits for a handshake to complete.
         close_handshake_timeout: seconds to wait for the peer's Close reply before dropping.
         deflate: accept permessage-deflate offers (RFC 7692; see ``krait._ws.deflate``).
+        channel_backlog: bytes a connection may have waiting for its client when a channel
+            message arrives; past it the connection closes with 1008 (a subscriber that
+            does not read).
     """
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -49,6 +56,7 @@ class WebsocketsSettings:
     open_handshake_timeout: float = 5.0
     close_handshake_timeout: float = 1.0
     deflate: bool = False
+    channel_backlog: int = DEFAULT_CHANNEL_BACKLOG
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""The WebSocket side of one site: its settings, pools, thread slots, wakers and connections.
+"""The WebSocket side of one site: settings, pools, thread slots, wakers, connections, channels.
 
 :func:`krait._app.build_site` makes one :class:`WebsocketsHub` per site and hands it to the
 resource tree, which passes it to every upgrade. The hub promises pool threads to
 connections (so an upgrade that would have to wait for a thread is refused with 503 instead
 of hanging), holds the Autobahn factory with every connection's options, knows every
-connection still running, and on reactor shutdown closes them with 1001 and waits, for a
+connection still running, owns the site's channels (:class:`krait._ws.pubsub.Channels`),
+and on reactor shutdown closes them with 1001 and waits, for a
 bounded time, until their controllers are done.
 
 The hub knows connections only as :class:`TrackedConnection`, so it imports nothing of the
@@ -22,6 +23,7 @@ from twisted.logger import Logger
 from krait._workers import WorkerPool
 from krait._ws.deflate import DeflateAcceptor
 from krait._ws.handshake import WEBSOCKET_VERSION, WebsocketsSettings
+from krait._ws.pubsub import Channels
 from krait._ws.wakers import InboxNotifier, ReactorWaker
 
 log = Logger(namespace="krait.websockets")
@@ -127,6 +129,7 @@ class WebsocketsHub:
         self.slots = ThreadSlots(thread_pool.size)
         self.waker = ReactorWaker(reactor)
         self.notifier = InboxNotifier(reactor)
+        self.channels = Channels(reactor, self.waker)
         self.connections: set[TrackedConnection] = set()
         self.stopping = False
         self._shutdown_armed = False

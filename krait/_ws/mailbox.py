@@ -216,6 +216,10 @@ class Mailbox:
                 self._out_room.notify_all()
             return message
 
+    def queued_out_bytes(self) -> int:
+        """About the memory the outgoing queue holds (without the lock: a snapshot)."""
+        return self._out_bytes
+
     def has_out(self) -> bool:
         """Whether outgoing messages wait (read without the lock: a hint)."""
         return bool(self._out)

@@ -27,14 +27,17 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from krait._open_files import ConnectionSlot
+from krait._ws.channels import Message, Subscriptions
 from krait._ws.deflate import MAX_DEFLATED_SEND
 from krait._ws.hub import WebsocketsHub
+from krait._ws.mailbox import message_size
 
 log = Logger(namespace="krait.websockets")
 
 GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
 NORMAL = 1000
+POLICY_VIOLATION = 1008
 
 _OPEN = WebSocketProtocol.STATE_OPEN
 _CLOSED = WebSocketProtocol.STATE_CLOSED
@@ -101,6 +104,10 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self._frames_held = False
         self._budget_call: Any = None
         self._transport_paused = False
+        # Bytes handed to the transport while it reported itself full (see unsent_bytes).
+        self._sent_while_full = 0
+        self.subscriptions: Subscriptions | None = None
+        """The controller's channels, set by the subclass; joined when the connection opens."""
 
     def connectionMade(self) -> None:
         self.hub.add(self)
@@ -127,6 +134,9 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         if self._perMessageCompress is not None:
             self._send_message = self._send_deflated_if_small
         self.connection_state = ConnectionState.OPEN
+        if self.subscriptions is not None:
+            for channel in self.subscriptions.link(self):
+                self.join(channel)
         self.connection_opened()
 
     def _send_deflated_if_small(self, payload: bytes, is_binary: bool) -> None:
@@ -141,6 +151,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
 
     def resumeProducing(self) -> None:
         self.writable = True
+        self._sent_while_full = 0
         self.output_ready()
 
     def stopProducing(self) -> None:
@@ -197,6 +208,9 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
             self._budget_call.cancel()
         self._budget_call = None
         self.connection_state = ConnectionState.CLOSED
+        if self.subscriptions is not None:
+            self.subscriptions.end()
+        self.hub.channels.drop(self)
         self.connection_closed(code, reason)
 
     def dropConnection(self, abort: bool = False) -> None:
@@ -228,13 +242,60 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
             return
         kind = type(message)
         if kind is str:
-            self._send_message(message.encode("utf-8"), False)
+            payload, binary = message.encode("utf-8"), False
         elif kind is bytes:
-            self._send_message(message, True)
+            payload, binary = message, True
         elif isinstance(message, bytes | bytearray | memoryview):
-            self._send_message(bytes(message), True)
+            payload, binary = bytes(message), True
         else:
-            self._send_message(str(message).encode("utf-8"), False)
+            payload, binary = str(message).encode("utf-8"), False
+        if not self.writable:
+            self._sent_while_full += len(payload)
+        self._send_message(payload, binary)
+
+    # Channels (krait._ws.pubsub): the connection as a subscriber, and as the link of its
+    # controller's subscriptions.
+
+    def join(self, channel: str) -> None:
+        """Subscribe the connection to ``channel`` (from any thread)."""
+        self.hub.channels.subscribe(channel, self)
+
+    def leave(self, channel: str) -> None:
+        """Unsubscribe the connection from ``channel`` (from any thread)."""
+        self.hub.channels.unsubscribe(channel, self)
+
+    def deliver(self, message: Message) -> None:
+        """Send a channel message, or close with 1008 when too much waits for the client.
+
+        A subscriber that does not read must not make the server buffer everything
+        published meanwhile; nor may it hold up the publisher or the other subscribers.
+        """
+        if not self.open_for_messages:
+            return
+        backlog = self.unsent_bytes() + message_size(message)
+        limit = self.hub.settings.channel_backlog
+        if backlog > limit:
+            log.warn(
+                "closing {what} with 1008: more than {limit} bytes wait for it to read "
+                "(see --ws-channel-backlog)",
+                what=self.describe(),
+                limit=limit,
+            )
+            self.close(POLICY_VIOLATION, "too slow: channel messages were not read")
+            return
+        self.queue_channel_message(message)
+
+    def unsent_bytes(self) -> int:
+        """Bytes sent that wait for the client, beyond what the transport buffers anyway.
+
+        The transport does not say how much it holds; it says when it is full (it pauses
+        its producer, us). What was sent since then is what the client is behind by.
+        """
+        return self._sent_while_full
+
+    def queue_channel_message(self, message: Message) -> None:
+        """Send a channel message that is within the backlog (subclasses may queue it)."""
+        self.send(message)
 
     def close(self, code: int = NORMAL, reason: str = "") -> None:
         """Start the closing handshake with ``code`` (any valid code, 1001 and 1011 too)."""

@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from krait import _context
 from krait._workers import call_in_reactor
+from krait._ws.channels import Message, subscriptions_of
 from krait._ws.hub import WebsocketsHub
 from krait._ws.mailbox import (
     IN_QUEUE_PAUSE_AT,
@@ -125,6 +126,7 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
         self.ctrl = ctrl
         self.request_state = state
         self.mailbox: Mailbox = mailbox_of(ctrl)
+        self.subscriptions = subscriptions_of(ctrl)
         self.phase = ControllerPhase.NEW
         self.thread = ThreadLife.NOT_REQUESTED
         self._event_model = uses_event_model(ctrl)
@@ -295,6 +297,14 @@ class ThreadedCtrlProtocol(KraitWebSocketProtocol):
 
     def output_ready(self) -> None:
         self._wake()
+
+    def unsent_bytes(self) -> int:
+        return self.mailbox.queued_out_bytes() + super().unsent_bytes()
+
+    def queue_channel_message(self, message: Message) -> None:
+        # Behind what the controller pushed, so its thread's messages and the channel's keep
+        # their order; on the reactor a push never waits.
+        self.mailbox.push_out(message)
 
     def _drain(self) -> None:
         """Send queued outgoing messages (on the reactor), a bounded batch per pass.
