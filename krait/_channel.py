@@ -17,6 +17,7 @@ from twisted.web import http
 
 from krait._answers import refusal, refusal_bytes
 from krait._deadlines import ClientLimits
+from krait._forwarded import ClientOrigin
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._open_files import ConnectionSlot
 from krait._timed_channel import TimedChannel
@@ -29,6 +30,8 @@ log = Logger(namespace="krait")
 # As twisted.web spells them once it has canonicalised the name.
 _CONTENT_LENGTH = b"Content-Length"
 _TRANSFER_ENCODING = b"Transfer-Encoding"
+
+_line_received = cast(Any, TimedChannel).lineReceived
 
 
 class KraitChannel(TimedChannel):
@@ -59,6 +62,20 @@ class KraitChannel(TimedChannel):
     ) -> None:
         super().__init__(limits, clock)
         self._slot = slot
+        self._peer_origin: ClientOrigin | None = None
+
+    def peer_origin(self) -> ClientOrigin:
+        """The peer's address, port and scheme (the same for every request on the connection,
+        so worked out once)."""
+        if self._peer_origin is None:
+            channel: Any = self
+            address = channel.getPeer()
+            self._peer_origin = ClientOrigin(
+                getattr(address, "host", None) or "-",
+                getattr(address, "port", None),
+                "https" if channel.isSecure() else "http",
+            )
+        return self._peer_origin
 
     def hand_over(self) -> ConnectionSlot | None:
         """Give the connection up to another protocol (HTTP/2, a WebSocket): stop timing its
@@ -80,7 +97,8 @@ class KraitChannel(TimedChannel):
         if received_header_size(self) + len(line) > self.totalHeadersSize:
             self.refuse(431, self.totalHeadersSize)
             return
-        cast(Any, super()).lineReceived(line)
+        # Called by class, not through super(): this runs for every line of every head.
+        _line_received(self, line)
 
     def _maybeChooseTransferDecoder(
         self, header: bytes, data: bytes

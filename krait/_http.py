@@ -47,8 +47,14 @@ DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 _VALID_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
 
 
+_GOOD_HOSTS: set[bytes] = set()
+"""Host values already found valid: a server sees few, and a regex per request showed."""
+
+
 def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
     """Why a request's Host header fields are unacceptable (RFC 9112 §3.2), or None."""
+    if values and len(values) == 1 and values[0] in _GOOD_HOSTS:
+        return None
     if not values:
         return "an HTTP/1.1 request needs a Host header" if version == b"HTTP/1.1" else None
     # HTTP/2 may carry both :authority and Host (RFC 9113 §8.3.1); twisted.web turns the
@@ -57,6 +63,8 @@ def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
         return "more than one Host header"
     if not _VALID_HOST.fullmatch(values[0]):
         return "the Host header is not a host[:port]"
+    if len(values) == 1 and len(_GOOD_HOSTS) < 256:
+        _GOOD_HOSTS.add(values[0])
     return None
 
 
@@ -86,19 +94,28 @@ class KraitRequest(server.Request):
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""
         if self._origin is None:
-            address = cast(Any, self).getClientAddress()
-            peer = getattr(address, "host", None) or "-"
-            port = getattr(address, "port", None)
             site = getattr(self.channel, "site", None) if self.channel is not None else None
-            trusted = getattr(site, "trusted_proxies", None) or TrustedProxies()
-            headers = {
-                name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
-                for name, values in self.requestHeaders.getAllRawHeaders()
-                if name.lower().startswith((b"forwarded", b"x-forwarded-"))
-            }
-            scheme = "https" if cast(Any, self).isSecure() else "http"
-            self._origin = client_origin(peer, port, scheme, headers, trusted)
+            trusted: TrustedProxies | None = getattr(site, "trusted_proxies", None)
+            peer_origin = getattr(self.channel, "peer_origin", None)
+            if peer_origin is not None and (trusted is None or not trusted.networks):
+                # No proxy is trusted: the peer is the client, the same for every request on
+                # the connection (no header to read, no address to parse).
+                self._origin = peer_origin()
+            else:
+                self._origin = self._forwarded_origin(trusted or TrustedProxies())
         return self._origin
+
+    def _forwarded_origin(self, trusted: TrustedProxies) -> ClientOrigin:
+        address = cast(Any, self).getClientAddress()
+        peer = getattr(address, "host", None) or "-"
+        port = getattr(address, "port", None)
+        headers = {
+            name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+            for name, values in self.requestHeaders.getAllRawHeaders()
+            if name.lower().startswith((b"forwarded", b"x-forwarded-"))
+        }
+        scheme = "https" if cast(Any, self).isSecure() else "http"
+        return client_origin(peer, port, scheme, headers, trusted)
 
     _length_unknown = False
     _body_clock: BodyClock | None = None
@@ -134,6 +151,19 @@ class KraitRequest(server.Request):
     def connectionLost(self, reason: Failure) -> None:
         self._stop_body_clock()
         cast(Any, super()).connectionLost(reason)
+        self._report_end()
+
+    def finish(self) -> None:
+        cast(Any, super()).finish()
+        self._report_end()
+
+    _drainer: Drainer | None = None
+
+    def _report_end(self) -> None:
+        """Tell the drainer this request needs nothing more (see ``Drainer.request_started``)."""
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            drainer.request_ended(self)
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._too_large:
@@ -190,7 +220,8 @@ class KraitRequest(server.Request):
             return
         drainer = getattr(self.channel.site, "drainer", None)
         if drainer is not None:
-            drainer.request_started(self)
+            self._drainer = drainer
+            drainer.request_started(self, reports_end=True)
         cast(Any, super()).process()
 
     def _handleStar(self) -> None:  # _twisted_compat.OPTIONS_STAR_HOOK

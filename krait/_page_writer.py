@@ -18,6 +18,7 @@ from krait._answers import reason_phrase, write_failure
 from krait._compression import (
     GZIP,
     MAX_ON_THE_FLY,
+    MIN_COMPRESS_SIZE,
     add_vary,
     choose_encoding,
     encoded_etag,
@@ -181,8 +182,10 @@ def _maybe_gzip(request: Request, status: int, body: bytes) -> bytes:
     A page that set its own Content-Encoding, a 206 (its range counts identity bytes) and a
     body over ``MAX_ON_THE_FLY`` are left alone. Streamed bodies never come here.
     """
+    if not MIN_COMPRESS_SIZE <= len(body) <= MAX_ON_THE_FLY:
+        return body  # a small page, the common case, costs no header lookups
     out = request.responseHeaders
-    if status == 206 or out.hasHeader(b"content-encoding") or len(body) > MAX_ON_THE_FLY:
+    if status == 206 or out.hasHeader(b"content-encoding"):
         return body
     content_type = b", ".join(out.getRawHeaders(b"content-type") or []).decode("latin-1")
     if not is_compressible(content_type, len(body)):
