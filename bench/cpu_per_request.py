@@ -7,7 +7,7 @@ wrk to CPU 1; the servers are measured one after the other, ``--rounds`` times, 
 table shows every round and the best (lowest) figure per server.
 
     python bench/cpu_per_request.py [--seconds 4] [--rounds 3] [--connections 32]
-        [--servers krait-log,krait,resource] [--page hello]
+        [--servers krait-log,krait,resource] [--page hello] [--krait-options "--threads 4"]
 
 ``--page`` picks the krait page: ``hello`` (a ``.py`` script), ``pyml`` (a Pyml template
 with code), ``mvc`` (a controller and its view), ``static`` (a 1 KiB file).
@@ -25,10 +25,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import free_port, pinned, start_krait, stop_process, wait_for
+from _common import cpu_seconds, free_port, pinned, start_krait, stop_process, wait_for
 
 BENCH = Path(__file__).resolve().parent
-TICKS = os.sysconf("SC_CLK_TCK")
 
 PAGES = {"hello": "/hello", "pyml": "/page.pyml", "mvc": "/mvc", "static": "/small.bin"}
 
@@ -65,13 +64,6 @@ def start_resource(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(pinned(command, "0"), stderr=subprocess.DEVNULL)
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of every thread of ``pid`` so far, in seconds."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def server_pid(proc: subprocess.Popen[bytes]) -> int:
     """The server's own pid (taskset execs it, so it is the Popen's pid)."""
     return proc.pid
@@ -105,9 +97,9 @@ def measure(
         with urllib.request.urlopen(url, timeout=10) as answer:
             answer.read()
         wrk_requests(url, 1, args.connections)
-        before = cpu_seconds(server_pid(proc))
+        before = cpu_seconds(server_pid(proc)) or 0.0
         requests = wrk_requests(url, args.seconds, args.connections)
-        after = cpu_seconds(server_pid(proc))
+        after = cpu_seconds(server_pid(proc)) or 0.0
         return (after - before) * 1e6 / max(requests, 1)
     finally:
         stop_process(proc)
@@ -121,14 +113,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--servers", default="krait-log,krait,resource")
     parser.add_argument("--page", default="hello", choices=sorted(PAGES))
+    parser.add_argument("--krait-options", default="", help="more krait options, one string")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         write_site(site)
         log = str(Path(tmp) / "access.log")
+        more = args.krait_options.split()
         starts: dict[str, Callable[[int], subprocess.Popen[bytes]]] = {
-            "krait-log": lambda port: start_krait(site, port, "--access-log", log),
-            "krait": lambda port: start_krait(site, port, "--no-access-log"),
+            "krait-log": lambda port: start_krait(site, port, "--access-log", log, *more),
+            "krait": lambda port: start_krait(site, port, "--no-access-log", *more),
             "resource": start_resource,
         }
         names = args.servers.split(",")
