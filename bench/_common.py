@@ -53,6 +53,19 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of every thread of process ``pid`` so far, in seconds (None if gone).
+
+    Children are not counted: for nginx, whose workers do the work, this says nothing.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class WrkResult:
     """Throughput and latency percentiles wrk measured (closed loop: at saturation)."""

@@ -4,7 +4,9 @@ One site serves every krait page: ``hello.py`` (``return b"Hello, World!\\n"``),
 and an MVC page that render the same 20-row list as Jinja2 on a plain Resource, a 1 KiB and a
 100 MiB file. Each server runs alone, pinned to CPU 0, with wrk (or the clients) on CPU 1:
 
-- throughput and saturation p50/p99 with ``wrk --latency`` (keep-alive), for each round;
+- throughput and saturation p50/p99 with ``wrk --latency`` (keep-alive), for each round,
+  and the server's CPU time per request (``/proc/PID/stat``), the figure that moves least
+  on a shared machine, with CPU efficiencies (the anchor's CPU per request over krait's);
 - 100 MiB fetched by four clients at once: MB/s and the server's RSS before and after;
 - open-loop latency (``open_loop.py``) at 25%, 50% and 90% of each server's own peak;
 - WebSocket round trips beside Autobahn, by ``bench_websockets.py`` (``--websockets``).
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from _common import (
     WrkResult,
+    cpu_seconds,
     free_port,
     pinned,
     rss_mib,
@@ -85,6 +88,8 @@ class Server:
     start: Callable[[Path, Path, int], subprocess.Popen[bytes] | None]
     paths: dict[str, str]
     results: dict[str, list[WrkResult]] = field(default_factory=dict)
+    cpu_us: dict[str, list[float | None]] = field(default_factory=dict)
+    """Server CPU µs per request in each round (None: the work is in child processes)."""
 
 
 def write_site(root: Path) -> None:
@@ -189,20 +194,42 @@ def measure_round(servers: list[Server], root: Path, logs: Path, args: argparse.
                 url = f"http://127.0.0.1:{port}{path}"
                 check(url)
                 wrk(url, 1, args.connections)
-                server.results.setdefault(label, []).append(
-                    wrk(url, args.seconds, args.connections)
+                before = cpu_seconds(proc.pid)
+                result = wrk(url, args.seconds, args.connections)
+                after = cpu_seconds(proc.pid)
+                server.results.setdefault(label, []).append(result)
+                server.cpu_us.setdefault(label, []).append(
+                    cpu_per_request(before, after, result.rps * args.seconds, server)
                 )
         finally:
             stop_process(proc)
 
 
+def cpu_per_request(
+    before: float | None, after: float | None, requests: float, server: Server
+) -> float | None:
+    """Server CPU µs per request over one wrk run; None for nginx (its workers are
+    children, not counted) or when the figures are missing."""
+    if before is None or after is None or requests <= 0 or server.name.startswith("nginx"):
+        return None
+    return (after - before) * 1e6 / requests
+
+
+def _cpu_text(value: float | None) -> str:
+    return f"{value:>7.0f}" if value is not None else f"{'-':>7}"
+
+
 def print_throughput(servers: list[Server]) -> None:
-    print(f"\n{'server':<24} {'page':<14} {'req/s per round':<18} {'p99 ms per round':<18}")
+    print(
+        f"\n{'server':<24} {'page':<14} {'req/s per round':<18} {'p99 ms per round':<18} "
+        "CPU µs/request per round"
+    )
     for server in servers:
         for label, runs in server.results.items():
             rates = " ".join(f"{run.rps:>7.0f}" for run in runs)
             p99s = " ".join(f"{run.p99_ms:>7.1f}" for run in runs)
-            print(f"{server.name:<24} {label:<14} {rates:<18} {p99s:<18}")
+            cpus = " ".join(_cpu_text(value) for value in server.cpu_us.get(label, []))
+            print(f"{server.name:<24} {label:<14} {rates:<18} {p99s:<18} {cpus}")
     by_name = {server.name: server for server in servers}
     print(f"\n{'ratio (per round)':<34} values")
     for title, (name, label), (anchor_name, anchor_label) in RATIOS:
@@ -213,6 +240,17 @@ def print_throughput(servers: list[Server]) -> None:
         ratios = " ".join(f"{a.rps / b.rps:.2f}" for a, b in zip(ours, theirs, strict=True))
         p99 = " ".join(f"{a.p99_ms / b.p99_ms:.1f}x" for a, b in zip(ours, theirs, strict=True))
         print(f"{title:<34} {ratios}   (p99 at saturation: {p99})")
+    print(f"\n{'CPU efficiency (anchor CPU / ours)':<34} per round, best")
+    for title, (name, label), (anchor_name, anchor_label) in RATIOS:
+        if anchor_name not in by_name or anchor_label not in by_name[anchor_name].cpu_us:
+            continue
+        pairs = zip(
+            by_name[name].cpu_us[label], by_name[anchor_name].cpu_us[anchor_label], strict=True
+        )
+        values = [theirs / ours for ours, theirs in pairs if ours and theirs]
+        if values:
+            rounds = " ".join(f"{value:.2f}" for value in values)
+            print(f"{title:<34} {rounds}   best {max(values):.2f}")
 
 
 def measure_large(root: Path, logs: Path) -> None:

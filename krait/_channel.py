@@ -17,6 +17,7 @@ from twisted.web import http
 
 from krait._answers import refusal, refusal_bytes
 from krait._deadlines import ClientLimits
+from krait._forwarded import ClientOrigin
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._open_files import ConnectionSlot
 from krait._timed_channel import TimedChannel
@@ -29,6 +30,11 @@ log = Logger(namespace="krait")
 # As twisted.web spells them once it has canonicalised the name.
 _CONTENT_LENGTH = b"Content-Length"
 _TRANSFER_ENCODING = b"Transfer-Encoding"
+
+_line_channel: Any = TimedChannel
+"""The base class, called by name in hooks that run per line or per request (cheaper than
+``cast(Any, super())``)."""
+_line_received = _line_channel.lineReceived
 
 
 class KraitChannel(TimedChannel):
@@ -59,6 +65,20 @@ class KraitChannel(TimedChannel):
     ) -> None:
         super().__init__(limits, clock)
         self._slot = slot
+        self._peer_origin: ClientOrigin | None = None
+
+    def peer_origin(self) -> ClientOrigin:
+        """The peer's address, port and scheme (the same for every request on the connection,
+        so worked out once)."""
+        if self._peer_origin is None:
+            channel: Any = self
+            address = channel.getPeer()
+            self._peer_origin = ClientOrigin(
+                getattr(address, "host", None) or "-",
+                getattr(address, "port", None),
+                "https" if channel.isSecure() else "http",
+            )
+        return self._peer_origin
 
     def hand_over(self) -> ConnectionSlot | None:
         """Give the connection up to another protocol (HTTP/2, a WebSocket): stop timing its
@@ -80,7 +100,8 @@ class KraitChannel(TimedChannel):
         if received_header_size(self) + len(line) > self.totalHeadersSize:
             self.refuse(431, self.totalHeadersSize)
             return
-        cast(Any, super()).lineReceived(line)
+        # Called by class, not through super(): this runs for every line of every head.
+        _line_received(self, line)
 
     def _maybeChooseTransferDecoder(
         self, header: bytes, data: bytes
@@ -90,7 +111,7 @@ class KraitChannel(TimedChannel):
         # krait frames it in allHeadersReceived, once every framing line is in.
         if header in (_CONTENT_LENGTH, _TRANSFER_ENCODING):
             return True
-        return bool(cast(Any, super())._maybeChooseTransferDecoder(header, data))
+        return bool(_line_channel._maybeChooseTransferDecoder(self, header, data))
 
     def allHeadersReceived(self) -> None:
         headers = self.requests[-1].requestHeaders
@@ -108,12 +129,11 @@ class KraitChannel(TimedChannel):
             self.refuse(501, reason=str(problem))
             return
         # twisted.web's own decoders read the body, given one normalised framing line.
-        choose = cast(Any, super())._maybeChooseTransferDecoder
         if length is None:
-            choose(_TRANSFER_ENCODING, b"chunked")
+            _line_channel._maybeChooseTransferDecoder(self, _TRANSFER_ENCODING, b"chunked")
         elif length:
-            choose(_CONTENT_LENGTH, b"%d" % length)
-        cast(Any, super()).allHeadersReceived()
+            _line_channel._maybeChooseTransferDecoder(self, _CONTENT_LENGTH, b"%d" % length)
+        _line_channel.allHeadersReceived(self)
 
     def checkPersistence(self, request: http.Request, version: bytes) -> bool:
         drainer = getattr(cast(Any, self).site, "drainer", None)
@@ -121,7 +141,7 @@ class KraitChannel(TimedChannel):
             # Shutting down: answer this request, then close (RFC 9112 §9.6).
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
             return False
-        return bool(cast(Any, super()).checkPersistence(request, version))
+        return bool(_line_channel.checkPersistence(self, request, version))
 
     def lineLengthExceeded(self, line: bytes) -> None:
         if not has_request_line(self) and not self.requests:

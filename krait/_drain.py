@@ -77,12 +77,25 @@ class Drainer:
         """Track an HTTP connection (its protocol), to close it when shutting down."""
         self._connections[connection] = self._reactor.seconds()
 
-    def request_started(self, request: Request) -> None:
-        """Track a request until it is answered or its client is gone."""
+    def request_started(self, request: Request, reports_end: bool = False) -> None:
+        """Track a request until it is answered or its client is gone.
+
+        Args:
+            request: the request.
+            reports_end: the request calls :meth:`request_ended` itself once it is answered
+                or its connection is lost (krait's own requests do: a ``notifyFinish``
+                Deferred per request showed in profiles); otherwise the drainer waits on
+                ``notifyFinish``.
+        """
         self._requests.add(request)
-        request.notifyFinish().addBoth(self._request_ended, request)
+        if not reports_end:
+            request.notifyFinish().addBoth(self._request_ended, request)
         for listener in self.request_listeners:
             listener()
+
+    def request_ended(self, request: Request) -> None:
+        """Stop tracking a request that was answered, or whose connection was lost."""
+        self._request_ended(None, request)
 
     def forget(self, request: Request) -> None:
         """Stop waiting for a request that will get no HTTP answer (a WebSocket upgrade)."""

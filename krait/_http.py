@@ -10,9 +10,8 @@ and after (logging). The HTTP/1.1 channel, which reads and times request heads, 
 from __future__ import annotations
 
 import io
-import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import IO, Any, cast
 
@@ -30,6 +29,7 @@ from krait._deadlines import ClientLimits
 from krait._drain import Drainer
 from krait._forwarded import ClientOrigin, TrustedProxies, client_origin
 from krait._h2 import ProtocolSwitch
+from krait._host import host_problem
 from krait._log_writer import LogWriter
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
 from krait._timed_channel import BodyClock
@@ -43,23 +43,6 @@ DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
 """Request bodies larger than this get 413 unless ``--max-body-size`` says otherwise."""
 
 
-# RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ], empty allowed.
-_VALID_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
-
-
-def host_problem(values: Sequence[bytes] | None, version: bytes) -> str | None:
-    """Why a request's Host header fields are unacceptable (RFC 9112 §3.2), or None."""
-    if not values:
-        return "an HTTP/1.1 request needs a Host header" if version == b"HTTP/1.1" else None
-    # HTTP/2 may carry both :authority and Host (RFC 9113 §8.3.1); twisted.web turns the
-    # first into a Host too, so the same value twice is fine there.
-    if len(values) > 1 and (version != b"HTTP/2" or len(set(values)) > 1):
-        return "more than one Host header"
-    if not _VALID_HOST.fullmatch(values[0]):
-        return "the Host header is not a host[:port]"
-    return None
-
-
 def close_after(request: server.Request) -> None:
     """Close an HTTP/1.x connection once this response is sent (an HTTP/2 stream just ends).
 
@@ -69,6 +52,11 @@ def close_after(request: server.Request) -> None:
     if hasattr(channel, "persistent"):
         channel.persistent = False
         request.setHeader(b"connection", b"close")
+
+
+_SERVER_REQUEST: Any = server.Request
+"""The base class, called by name in hooks that run per request (cheaper than
+``cast(Any, super())``)."""
 
 
 class KraitRequest(server.Request):
@@ -94,19 +82,28 @@ class KraitRequest(server.Request):
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""
         if self._origin is None:
-            address = cast(Any, self).getClientAddress()
-            peer = getattr(address, "host", None) or "-"
-            port = getattr(address, "port", None)
             site = getattr(self.channel, "site", None) if self.channel is not None else None
-            trusted = getattr(site, "trusted_proxies", None) or TrustedProxies()
-            headers = {
-                name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
-                for name, values in self.requestHeaders.getAllRawHeaders()
-                if name.lower().startswith((b"forwarded", b"x-forwarded-"))
-            }
-            scheme = "https" if cast(Any, self).isSecure() else "http"
-            self._origin = client_origin(peer, port, scheme, headers, trusted)
+            trusted: TrustedProxies | None = getattr(site, "trusted_proxies", None)
+            peer_origin = getattr(self.channel, "peer_origin", None)
+            if peer_origin is not None and (trusted is None or not trusted.networks):
+                # No proxy is trusted: the peer is the client, the same for every request on
+                # the connection (no header to read, no address to parse).
+                self._origin = peer_origin()
+            else:
+                self._origin = self._forwarded_origin(trusted or TrustedProxies())
         return self._origin
+
+    def _forwarded_origin(self, trusted: TrustedProxies) -> ClientOrigin:
+        address = cast(Any, self).getClientAddress()
+        peer = getattr(address, "host", None) or "-"
+        port = getattr(address, "port", None)
+        headers = {
+            name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+            for name, values in self.requestHeaders.getAllRawHeaders()
+            if name.lower().startswith((b"forwarded", b"x-forwarded-"))
+        }
+        scheme = "https" if cast(Any, self).isSecure() else "http"
+        return client_origin(peer, port, scheme, headers, trusted)
 
     _length_unknown = False
     _body_clock: BodyClock | None = None
@@ -117,7 +114,7 @@ class KraitRequest(server.Request):
         if length is not None and length > limit:
             self._refuse_body(length, limit)
             return
-        cast(Any, super()).gotLength(length)
+        _SERVER_REQUEST.gotLength(self, length)
         if length != 0 and self.channel.transport is None:
             self._time_stream_body()
 
@@ -142,6 +139,19 @@ class KraitRequest(server.Request):
     def connectionLost(self, reason: Failure) -> None:
         self._stop_body_clock()
         cast(Any, super()).connectionLost(reason)
+        self._report_end()
+
+    def finish(self) -> None:
+        _SERVER_REQUEST.finish(self)
+        self._report_end()
+
+    _drainer: Drainer | None = None
+
+    def _report_end(self) -> None:
+        """Tell the drainer this request needs nothing more (see ``Drainer.request_started``)."""
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            drainer.request_ended(self)
 
     def handleContentChunk(self, data: bytes) -> None:
         if self._too_large:
@@ -198,8 +208,9 @@ class KraitRequest(server.Request):
             return
         drainer = getattr(self.channel.site, "drainer", None)
         if drainer is not None:
-            drainer.request_started(self)
-        cast(Any, super()).process()
+            self._drainer = drainer
+            drainer.request_started(self, reports_end=True)
+        _SERVER_REQUEST.process(self)
 
     def _handleStar(self) -> None:  # _twisted_compat.OPTIONS_STAR_HOOK
         # twisted.web answers "OPTIONS *" itself, without Allow; krait's root answers it.
@@ -217,7 +228,7 @@ class KraitRequest(server.Request):
         # and a version banner only helps attackers.
         if name in (b"Server", "Server"):
             return
-        cast(Any, super()).setHeader(name, value)
+        _SERVER_REQUEST.setHeader(self, name, value)
 
 
 def _channel_protocol(factory: KraitSite) -> Any:

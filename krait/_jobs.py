@@ -60,6 +60,8 @@ class Ticket:
         state: queued, running or done.
         thread_id: the ident of the thread running it, once it runs.
         started_at: monotonic time it started running.
+        interrupted: :class:`JobInterrupted` was sent to its thread (then the thread clears
+            a late one once the job is done; a job never interrupted skips that call).
     """
 
     queued_at: float
@@ -68,6 +70,7 @@ class Ticket:
     state: JobState = JobState.QUEUED
     thread_id: int | None = None
     started_at: float | None = None
+    interrupted: bool = False
 
 
 def skip_reason(ticket: Ticket) -> str | None:

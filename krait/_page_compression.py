@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from krait._compression import (
     MAX_PAGE_COMPRESS,
+    MIN_COMPRESS_SIZE,
     add_vary,
     choose_encoding,
     compress,
@@ -45,9 +46,9 @@ def compress_page(
     if (
         not isinstance(body, bytes)
         or result.status in _LEFT_ALONE_STATUSES
-        or len(body) > MAX_PAGE_COMPRESS
+        or not MIN_COMPRESS_SIZE <= len(body) <= MAX_PAGE_COMPRESS
     ):
-        return result
+        return result  # a small page, the common case, costs no header scan
     content_type = None
     vary: list[str] = []
     etag = None

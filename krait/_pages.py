@@ -290,11 +290,19 @@ def _compile_template_file(content: bytes, path: str) -> CompiledTemplate:
 
 def _assemble(state: _context.RequestState, text: str) -> PageResult:
     response = state.response
+    if not state.extra_headers:
+        # The common small page: its text, or a str or bytes it returned, and no headers.
+        if response is None:
+            return PageResult(200, [], text.encode("utf-8"), state)
+        if type(response) is str:
+            return PageResult(200, [], response.encode("utf-8"), state)
+        if type(response) is bytes:
+            return PageResult(200, [], response, state)
     headers: list[Any] = []
     body: Any
     if response is None:
         status, body = 200, text
-    elif isinstance(response, dict | list):
+    elif isinstance(response, (dict, list)):  # a tuple: ``dict | list`` is built per call
         # A krait addition: a dict or list returned (or assigned) is sent as JSON.
         status, body = 200, json_body(response)
         if state.content_type is None:
@@ -346,7 +354,7 @@ def _body_bytes(body: Any) -> bytes | Iterator[bytes]:
         return body
     if isinstance(body, str):
         return body.encode("utf-8")
-    if isinstance(body, bytearray | memoryview):
+    if isinstance(body, (bytearray, memoryview)):
         return bytes(body)
     if isinstance(body, Iterable):
         return _encode_chunks(iter(body))

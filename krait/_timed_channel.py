@@ -30,6 +30,10 @@ from krait._deadlines import ClientLimits, Verdict, body_verdict, head_verdict
 
 __all__ = ["CLOSE_GRACE", "BodyClock", "Phase", "TimedChannel"]
 
+_HTTP_CHANNEL: Any = http.HTTPChannel
+"""The base class, called by name in the per-request hooks: ``cast(Any, super())`` costs two
+calls each time, and these run several times per request."""
+
 CLOSE_GRACE = 2.0
 """Seconds a connection closed for slowness gets to take its 408 before it is aborted."""
 
@@ -63,6 +67,7 @@ class TimedChannel(http.HTTPChannel):
         self._timer: Any = None
         self._started = 0.0
         self._body: BodyClock | None = None
+        self._answered = False
 
     @property
     def phase(self) -> Phase:
@@ -91,9 +96,14 @@ class TimedChannel(http.HTTPChannel):
         if data and self._phase is Phase.WAITING:
             self._phase = Phase.HEAD
             limits = self._limits
-            if self._timer is None and limits is not None and limits.times_heads:
-                self._start(limits.header_timeout, self._check_head)
-        cast(Any, super()).dataReceived(data)
+            if limits is not None and limits.times_heads:
+                if self._timer is None:
+                    self._start(limits.header_timeout, self._check_head)
+                elif self._answered:
+                    # The timer of an earlier head still runs: it fires no later than this
+                    # head's deadline and re-arms itself for the rest (no timer per request).
+                    self._started = self._clock.seconds()
+        _HTTP_CHANNEL.dataReceived(self, data)
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._phase is Phase.BODY and self._body is not None:
@@ -101,10 +111,11 @@ class TimedChannel(http.HTTPChannel):
         cast(Any, super()).rawDataReceived(data)
 
     def allHeadersReceived(self) -> None:
-        cast(Any, super()).allHeadersReceived()
+        _HTTP_CHANNEL.allHeadersReceived(self)
         if self._phase is not Phase.HEAD:
             return
-        self._cancel()
+        # The head timer stays: it finds no head to judge when it fires (see _check_head).
+        self._stop_body()
         limits = self._limits
         if self.length != 0:  # a body follows (None: chunked)
             self._phase = Phase.BODY
@@ -116,13 +127,14 @@ class TimedChannel(http.HTTPChannel):
         # next request's bytes replayed, within this call.
         if self._phase is not Phase.ENDED:
             self._phase = Phase.HANDLING
-        self._cancel()
-        cast(Any, super()).allContentReceived()
+        self._stop_body()
+        _HTTP_CHANNEL.allContentReceived(self)
 
     def requestDone(self, request: http.Request) -> None:
         if self._phase is Phase.HANDLING:
             self._phase = Phase.WAITING
-        cast(Any, super()).requestDone(request)
+            self._answered = True
+        _HTTP_CHANNEL.requestDone(self, request)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.stop_timing()
@@ -136,6 +148,9 @@ class TimedChannel(http.HTTPChannel):
     def _cancel(self) -> None:
         _cancel(self._timer)
         self._timer = None
+        self._stop_body()
+
+    def _stop_body(self) -> None:
         if self._body is not None:
             self._body.stop()
             self._body = None
@@ -151,11 +166,13 @@ class TimedChannel(http.HTTPChannel):
 
     def _check_head(self) -> None:
         self._timer = None
-        if self._phase is Phase.WAITING:
+        if self._phase is Phase.WAITING and not self._answered:
             # A new connection that sent nothing: nobody waits for an answer.
             self.close_within_grace()
         elif self._phase is Phase.HEAD:
             self._judge(head_verdict(self._elapsed(), self._given_limits()), self._check_head)
+        # Otherwise the head it was set for is in: the next head starts a timer of its own,
+        # and a keep-alive connection between requests is the idle timeout's.
 
     def _judge(self, verdict: Verdict, check: Callable[[], None]) -> None:
         if verdict.too_slow:

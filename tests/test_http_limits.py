@@ -12,7 +12,8 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from krait._http import KraitSite, host_problem
+from krait._host import host_problem
+from krait._http import KraitSite
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,15 @@ def test_host_rules_as_plain_values() -> None:
     assert host_problem([b"a", b"b"], b"HTTP/1.1") is not None
     assert host_problem([b"a", b"a"], b"HTTP/2") is None  # :authority and Host alike
     assert host_problem([b"a", b"b"], b"HTTP/2") is not None
+
+
+def test_a_host_value_seen_valid_still_counts_when_repeated() -> None:
+    """Remembering valid Host values must not let two Host headers through."""
+    assert host_problem([b"seen.example"], b"HTTP/1.1") is None
+    assert host_problem([b"seen.example"], b"HTTP/1.1") is None
+    assert host_problem([b"seen.example", b"seen.example"], b"HTTP/1.1") is not None
+    assert host_problem([b"not a host"], b"HTTP/1.1") is not None
+    assert host_problem([b"not a host"], b"HTTP/1.1") is not None
 
 
 def test_transfer_encoding_identity_does_not_smuggle_the_body_in_as_a_request(

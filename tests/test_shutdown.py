@@ -13,10 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import Server, fetch_in_background, status_of, write_site
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.resource import Resource
 
 from krait._drain import Drainer
+from krait._http import KraitSite
 
 SITE = {
     ".py/init.py": "",
@@ -200,3 +207,45 @@ def test_idle_connections_get_a_grace_for_a_request_on_its_way_then_close() -> N
     assert fresh.transport.disconnected
     clock.advance(0.05)
     assert done.called
+
+
+class Held(Resource):
+    """A leaf that answers only when the test says so."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[server.Request] = []
+
+    def render(self, request: server.Request) -> int:
+        self.waiting.append(request)
+        return server.NOT_DONE_YET
+
+
+def held_site(clock: Clock) -> tuple[KraitSite, Held, Drainer]:
+    held, drainer = Held(), Drainer(clock, timeout=5)
+    return KraitSite(held, access_log=None, reactor=clock, drainer=drainer), held, drainer
+
+
+def test_a_krait_request_leaves_the_drainer_when_it_is_answered() -> None:
+    clock = Clock()
+    site, held, drainer = held_site(clock)
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert drainer.in_flight == 1
+    held.waiting[0].write(b"done")
+    held.waiting[0].finish()
+    assert drainer.in_flight == 0
+
+
+def test_a_krait_request_leaves_the_drainer_when_its_client_is_gone() -> None:
+    clock = Clock()
+    site, _, drainer = held_site(clock)
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert drainer.in_flight == 1
+    protocol.connectionLost(Failure(ConnectionDone()))
+    assert drainer.in_flight == 0

@@ -134,6 +134,42 @@ def test_keep_alive_wait_belongs_to_the_idle_timeout_and_the_next_head_starts_fr
     assert statuses(wire) == [b"200", b"408"]
 
 
+def test_next_head_gets_its_whole_deadline_while_an_earlier_heads_timer_runs(
+    clock: Clock, site: KraitSite
+) -> None:
+    protocol, wire = connect(site)
+    protocol.dataReceived(GET)
+    clock.advance(10)
+    protocol.dataReceived(b"GET / HTTP/1.1\r\n")  # its deadline: 30 s, not the first's 20
+    clock.advance(19)
+    assert statuses(wire) == [b"200"]
+    clock.advance(1)
+    assert statuses(wire) == [b"200", b"408"]
+
+
+class CountingClock(Clock):
+    """A Clock that remembers the name of every function it was asked to call later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled: list[str] = []
+
+    def callLater(self, delay: float, f: Any, *args: Any, **kw: Any) -> Any:
+        self.scheduled.append(getattr(f, "__name__", ""))
+        return super().callLater(delay, f, *args, **kw)
+
+
+def test_a_request_arms_no_head_timer_of_its_own_on_a_busy_connection() -> None:
+    """One head timer serves every request of a connection: none is made and cancelled
+    per request (a profile showed that cost)."""
+    clock = CountingClock()
+    protocol, wire = connect(make_site(clock))
+    for _ in range(6):
+        protocol.dataReceived(GET)
+    assert statuses(wire) == [b"200"] * 6
+    assert clock.scheduled.count("_check_head") == 1
+
+
 def test_idle_keep_alive_connection_closes_at_the_keepalive_timeout(
     clock: Clock, site: KraitSite
 ) -> None:
