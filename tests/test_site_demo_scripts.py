@@ -132,3 +132,43 @@ def test_the_demo_has_a_favicon(demo: Server) -> None:
     answer = requests.get(demo.url + "/favicon.ico", timeout=10)
     assert answer.status_code == 200
     assert answer.content.startswith(b"\0\0\1\0")
+
+
+def test_the_json_api_takes_json_posts_and_answers_bad_json_with_400(demo: Server) -> None:
+    stored = requests.post(
+        demo.url + "/api/guestbook", json={"name": "Jo", "message": "via JSON"}, timeout=10
+    )
+    assert stored.status_code == 201
+    assert stored.json() == {"stored": True}
+    assert stored.headers["Content-Type"] == "application/json; charset=utf-8"
+    newest = requests.get(demo.url + "/api/guestbook/1", timeout=10).json()
+    assert (newest["number"], newest["name"], newest["message"]) == (1, "Jo", "via JSON")
+    broken = requests.post(
+        demo.url + "/api/guestbook",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert broken.status_code == 400
+    empty = requests.post(demo.url + "/api/guestbook", json={"name": "", "message": ""}, timeout=10)
+    assert empty.status_code == 400
+    assert "name" in empty.json()["error"]
+
+
+def test_the_json_api_takes_a_route_parameter_and_repeated_query_keys(demo: Server) -> None:
+    requests.post(demo.url + "/api/guestbook", json={"name": "Al", "message": "hi"}, timeout=10)
+    missing = requests.get(demo.url + "/api/guestbook/999999", timeout=10)
+    assert missing.status_code == 404
+    assert "entries" in missing.json()["error"]
+    assert requests.get(demo.url + "/api/guestbook/abc", timeout=10).status_code == 404
+    picked = requests.get(
+        demo.url + "/api/guestbook", params=[("field", "name"), ("field", "when")], timeout=10
+    ).json()["entries"]
+    assert picked and all(set(entry) == {"name", "when"} for entry in picked)
+
+
+def test_the_json_api_shows_the_client_address_as_krait_sees_it(demo: Server) -> None:
+    client = requests.get(demo.url + "/api/client", timeout=10).json()
+    assert client["address"] == "127.0.0.1"
+    assert client["scheme"] == "http"
+    assert isinstance(client["port"], int) and client["port"] > 0

@@ -12,6 +12,9 @@ krait.config.routes += [
     Route("WEBSOCKET", url="/chat/socket", target="chat_socket.py"),
     # A plain GET of the socket URL gets the script's 426 page instead of a 404 from Route().
     Route("GET", url="/chat/socket", target="chat_socket.py"),
+    # The JSON API (api/*.py): a POST of JSON, and a route parameter taken by a named group.
+    Route("POST", url="/api/guestbook", target="api/guestbook.py"),
+    Route("GET", regex=r"/api/guestbook/(?P<number>[0-9]{1,6})", target="api/entry.py"),
     Route(),
 ]
 

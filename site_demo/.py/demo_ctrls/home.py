@@ -62,7 +62,11 @@ class HomeCtrl(PageCtrl):
                 html='<a href="/api/guestbook">/api/guestbook</a> gives the guestbook as JSON, '
                 "and <code>krait.config.cors</code> lets pages of any origin read it: try "
                 "<code>await (await fetch(\"http://127.0.0.1:8080/api/guestbook\")).json()"
-                "</code> in the console of another site.",
+                "</code> in the console of another site. "
+                '<a href="/api/guestbook/1">/api/guestbook/1</a> is the newest entry (a route '
+                'parameter), <a href="/api/guestbook?field=name&amp;field=when">?field=name&amp;'
+                "field=when</a> picks fields (a repeated key), a POST of JSON signs it, and "
+                '<a href="/api/client">/api/client</a> shows your address as krait sees it.',
             ),
         ]
         self.tip = TipCtrl()
