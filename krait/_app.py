@@ -118,7 +118,7 @@ def use_pubsub_backend(channels: Channels, reactor: Any, url: str | None) -> Non
         except ImportError as error:
             raise SiteConfigError(
                 f"channels through Redis need the txredisapi package ({error})",
-                hint="pip install 'krait-server[redis]'",
+                hint="pip install txredisapi (or from a checkout: pip install './krait[redis]')",
             ) from None
         channels.use(lambda fan_out: RedisBackend(reactor, address, fan_out))
         log.info("WebSocket channels go through Redis at {address}", address=str(address))
