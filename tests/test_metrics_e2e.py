@@ -17,6 +17,7 @@ import pytest
 import requests
 import websocket
 from conftest import (
+    REPO,
     Server,
     fetch_in_background,
     free_port,
@@ -262,3 +263,27 @@ def test_with_workers_health_is_503_while_the_supervisor_drains(
     threads[0].join(20)
     assert answers == [(200, "done")]
     assert server.process.wait(30) == 0
+
+
+def test_the_demo_under_twistd_counts_its_pages_as_make_demo_serves_it(tmp_path: Path) -> None:
+    """``make demo``'s command line: twistd, the demo site, metrics on a port of their own."""
+    metrics_port = free_port()
+    server = start_server(
+        REPO / "site_demo",
+        tmp_path / "log",
+        "--metrics-listen",
+        f"tcp:{metrics_port}:interface=127.0.0.1",
+        twistd=True,
+    )
+    try:
+        wait_for_port(metrics_port, server.process)
+        metrics = f"http://127.0.0.1:{metrics_port}"
+        for path in ("/", "/about", "/css/site.css", "/chat/socket"):
+            get(server.url + path)
+        samples = scrape(metrics)
+        assert requests_counted(samples, "200", "mvc") == 2
+        assert requests_counted(samples, "200", "static") == 1
+        assert requests_counted(samples, "426", "script") == 1
+        assert health(metrics) == (200, {"status": "serving"})
+    finally:
+        assert server.stop() == 0
