@@ -11,6 +11,20 @@ krait checkout in DIR (the commit before the metrics, say), to show that the opt
 absence costs nothing.
 
     python bench/bench_metrics.py [--seconds 8] [--rounds 3] [--connections 32] [--base DIR]
+    python bench/bench_metrics.py --micro
+    python bench/bench_metrics.py --harness
+
+``--micro`` times, in process, what one request costs the counting alone: krait's tally
+beside prometheus-client's ``Counter`` and ``Histogram`` updated per request, in its
+default mode and in its multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``), the two ways
+krait could have counted instead.
+
+``--harness`` times the whole request path in process, without sockets or threads: a real
+``KraitSite`` (built by ``build_site``) is fed 1,000 pipelined GETs of a 1 KiB static file
+through a ``StringTransport``, with its tally on or off (and, with ``--base``, the other
+checkout's), each in fresh processes taking turns; the figure is the best CPU time per
+request. What differs is only what the option adds to every request (the kind, the start
+time, the count), not the scrapes.
 
 Needs wrk (Debian package). Prints one row per server and round, and the ratios to the
 server without metrics measured in the same round.
@@ -25,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import timeit
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +142,136 @@ def print_table(results: list[Result], anchor: str) -> None:
         print(f"  {name:<26} {best:.1f}")
 
 
+MICRO_ROUNDS = 200_000
+
+PROMETHEUS_PER_REQUEST = """\
+import sys, timeit
+from prometheus_client import CollectorRegistry, Counter, Histogram
+registry = CollectorRegistry()
+requests = Counter("r_total", "r", ["status", "kind"], registry=registry)
+latency = Histogram("d_seconds", "d", ["kind"], registry=registry)
+def count():
+    requests.labels("200", "script").inc()
+    latency.labels("script").observe(0.0012)
+print(timeit.timeit(count, number=int(sys.argv[1])) / int(sys.argv[1]) * 1e6)
+"""
+
+
+def krait_tally_us() -> float:
+    """µs per request of krait's own counting (RequestTally.finished)."""
+    from krait._metrics_tally import RequestTally, mark_route_kind
+
+    class Finished:
+        code = 200
+        started_at = 1.0
+
+    tally, request = RequestTally(), Finished()
+
+    def count() -> None:
+        mark_route_kind(request, "script")
+        tally.finished(request)
+
+    return timeit.timeit(count, number=MICRO_ROUNDS) / MICRO_ROUNDS * 1e6
+
+
+def prometheus_us(multiprocess_dir: str | None) -> float:
+    """µs per request of a prometheus-client counter and histogram, in a fresh interpreter
+    (the multiprocess mode is chosen when prometheus-client is imported)."""
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if multiprocess_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir
+    done = subprocess.run(
+        [sys.executable, "-c", PROMETHEUS_PER_REQUEST, str(MICRO_ROUNDS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return float(done.stdout)
+
+
+HARNESS_REQUESTS = 1000
+
+
+def harness_site(root: Path, count: int = HARNESS_REQUESTS) -> tuple[object, bytes]:
+    """A real KraitSite for a site with a 1 KiB file, and ``count`` pipelined GETs of it."""
+    from twisted.internet.testing import MemoryReactorClock
+
+    from krait._app import build_site
+
+    (root / "small.txt").write_bytes(b"x" * 1024)
+    _, site = build_site(str(root), reactor=MemoryReactorClock(), access_log=None)
+    request = b"GET /small.txt HTTP/1.1\r\nHost: bench\r\n\r\n"
+    return site, request * count
+
+
+def harness_round(site: object, data: bytes, count: int = HARNESS_REQUESTS) -> float:
+    """CPU µs per request of one round of pipelined GETs on a fresh connection."""
+    from twisted.internet.testing import StringTransport
+
+    protocol = site.buildProtocol(None)  # type: ignore[attr-defined]
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    started = time.process_time()
+    protocol.dataReceived(data)
+    used = time.process_time() - started
+    if transport.value().count(b"HTTP/1.1 200 OK") != count:
+        raise RuntimeError(f"the harness did not get {count} answers of 200")
+    protocol.connectionLost(None)
+    return used / count * 1e6
+
+
+def harness_child(mode: str, count: int, rounds: int) -> None:
+    """Print the best CPU µs per request of ``rounds`` rounds of ``count`` requests with the
+    tally ``on`` or ``off``. Under callgrind, one round of 1,100 requests minus one of 100
+    gives the instructions of 1,000 (``--harness-requests``, ``--harness-rounds 1``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site, data = harness_site(Path(tmp), count)
+        if mode == "on":
+            from krait._metrics_tally import RequestTally
+
+            site.metrics = RequestTally()  # type: ignore[attr-defined]
+        print(min(harness_round(site, data, count) for _ in range(rounds)))
+
+
+def harness(base: Path | None) -> None:
+    """Print the best CPU µs per request of each variant over 6 rounds of fresh processes
+    (alternating: a noisy moment hurts every variant alike), and the ratios to "off"."""
+    variants = [("no --metrics-listen", REPO, "off"), ("--metrics-listen", REPO, "on")]
+    if base is not None:
+        variants.insert(0, (f"base ({base.name})", base.resolve(), "off"))
+    best = {name: float("inf") for name, _, _ in variants}
+    for _ in range(6):
+        for name, checkout, mode in variants:
+            done = subprocess.run(
+                [sys.executable, __file__, "--checkout", str(checkout), "--harness-child", mode],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=300,
+            )
+            best[name] = min(best[name], float(done.stdout))
+    anchor = best["no --metrics-listen"]
+    print("in process: 1 KiB static GETs, pipelined; best of 6 processes x 5 rounds of 1,000")
+    for name, cpu in best.items():
+        print(f"  {name:<26} {cpu:6.1f} µs CPU per request  {cpu / anchor:.3f}x")
+
+
+def micro() -> None:
+    """Print the per-request cost of each way of counting, three rounds, as ratios."""
+    print(f"µs per request to count it, {MICRO_ROUNDS} requests per figure, in process")
+    print(f"{'round':>5} {'krait tally':>12} {'prometheus':>11} {'multiprocess':>13}")
+    for round_number in range(1, 4):
+        with tempfile.TemporaryDirectory() as directory:
+            tally, plain, shared = krait_tally_us(), prometheus_us(None), prometheus_us(directory)
+        print(
+            f"{round_number:>5} {tally:>12.2f} {plain:>7.2f} {plain / tally:>3.0f}x "
+            f"{shared:>8.2f} {shared / tally:>3.0f}x"
+        )
+
+
 def main() -> None:
     """Runs every server once per round and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,7 +279,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all servers")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--base", type=Path, help="another krait checkout, measured as 'base'")
+    parser.add_argument("--micro", action="store_true", help="time the counting alone")
+    parser.add_argument("--harness", action="store_true", help="time requests in process")
+    parser.add_argument("--harness-child", choices=["on", "off"], help=argparse.SUPPRESS)
+    parser.add_argument("--checkout", type=Path, default=REPO, help=argparse.SUPPRESS)
+    parser.add_argument("--harness-requests", type=int, default=HARNESS_REQUESTS, help="child")
+    parser.add_argument("--harness-rounds", type=int, default=5, help="child")
     args = parser.parse_args()
+    sys.path.insert(0, str(args.checkout))  # in process: that krait, whatever the venv holds
+    if args.harness_child:
+        harness_child(args.harness_child, args.harness_requests, args.harness_rounds)
+        return
+    if args.micro:
+        micro()
+        return
+    if args.harness:
+        harness(args.base)
+        return
     if shutil.which("wrk") is None:
         sys.exit("bench_metrics: wrk is not installed (apt-get install wrk)")
     variants = [
