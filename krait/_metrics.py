@@ -156,19 +156,19 @@ class MetricsSite(server.Site):
 class AnnouncingEndpoint:
     """An endpoint that logs where the metrics are served once it is bound."""
 
-    def __init__(self, endpoint: Any) -> None:
+    def __init__(self, endpoint: Any, scheme: str) -> None:
         self.endpoint = endpoint
+        self.scheme = scheme
 
     def listen(self, factory: Any) -> Deferred[IListeningPort]:
         listening: Deferred[IListeningPort] = self.endpoint.listen(factory)
-        listening.addCallback(_announce)
+        listening.addCallback(self._announce)
         return listening
 
-
-def _announce(port: Any) -> Any:
-    place = describe(listening_at(port.getHost(), "http", False))
-    log.info("serving /metrics and /health on {place} (--metrics-listen)", place=place)
-    return port
+    def _announce(self, port: Any) -> Any:
+        place = describe(listening_at(port.getHost(), self.scheme, False))
+        log.info("serving /metrics and /health on {place} (--metrics-listen)", place=place)
+        return port
 
 
 class MetricsService(StreamServerEndpointService):
@@ -178,12 +178,17 @@ class MetricsService(StreamServerEndpointService):
         endpoint: where to listen.
         site: the :class:`MetricsSite`.
         settled: gives a Deferred that fires once the server drained (or at once).
+        scheme: ``https`` for an ``ssl:`` endpoint, for the log line.
     """
 
     def __init__(
-        self, endpoint: Any, site: MetricsSite, settled: Callable[[], Deferred[None]]
+        self,
+        endpoint: Any,
+        site: MetricsSite,
+        settled: Callable[[], Deferred[None]],
+        scheme: str = "http",
     ) -> None:
-        cast(Any, super()).__init__(AnnouncingEndpoint(endpoint), site)
+        cast(Any, super()).__init__(AnnouncingEndpoint(endpoint, scheme), site)
         self.settled = settled
 
     def stopService(self) -> Deferred[None]:
@@ -284,7 +289,8 @@ def serve_metrics(description: str, reactor: Any, service: MultiService, factory
     else:
         view = ProcessView(factory)
     site = MetricsSite(MetricsPage(metrics_registry(view.snapshot), view.health), reactor)
-    metrics = MetricsService(_endpoint(reactor, description), site, view.settled)
+    scheme = "https" if description.startswith("ssl:") else "http"
+    metrics = MetricsService(_endpoint(reactor, description), site, view.settled, scheme)
     cast(Any, metrics).setServiceParent(service)
 
 
