@@ -31,7 +31,7 @@ from krait._drain import Drainer
 from krait._forwarded import ClientOrigin, TrustedProxies, client_origin
 from krait._h2 import ProtocolSwitch
 from krait._log_writer import LogWriter
-from krait._metrics_tally import KIND_NONE, RequestTally
+from krait._metrics_tally import RequestTally
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
@@ -91,8 +91,6 @@ class KraitRequest(server.Request):
             hook, self.head_hook = self.head_hook, None
             hook(self)
         server.Request.write(self, data)
-    route_kind = KIND_NONE  # what served it, and when it was read: for --metrics-listen
-    started_at = 0.0
 
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""
@@ -187,7 +185,7 @@ class KraitRequest(server.Request):
         self._stop_body_clock()
         metrics: RequestTally | None = getattr(self.channel.site, "metrics", None)
         if metrics is not None:
-            self.started_at = metrics.clock()
+            self.started_at = metrics.clock()  # and _dispatch sets route_kind (mark_route_kind)
         if self._too_large:
             if self.channel.transport is None:
                 self._answer_too_large_stream()
@@ -260,8 +258,7 @@ class KraitSite(server.Site):
 
     requestFactory = KraitRequest
     protocol = _channel_protocol
-    metrics: RequestTally | None = None
-    """Counts answered requests when ``--metrics-listen`` is given (``_metrics_options``)."""
+    metrics: RequestTally | None = None  # counts answered requests: --metrics-listen
     noisy = False  # "Starting factory <KraitSite object at 0x...>" tells a reader nothing
 
     def __init__(

@@ -243,6 +243,7 @@ class SupervisorView:
         return sum(1 for worker in self.supervisor.workers if worker.state in _SERVING)
 
     def snapshot(self) -> Snapshot:
+        self.totals.retain(self.supervisor.workers)
         total = self.totals.total([("workers", self.serving())])
         for name in SITE_GAUGES:  # there from the start, before the first worker reports
             total.gauges.setdefault(name, 0.0)

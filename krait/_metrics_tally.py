@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,26 +210,35 @@ class WorkerTotals:
     """The supervisor's sum of its workers' snapshots (``--workers`` with metrics).
 
     A worker's snapshot is cumulative, so only the latest counts; a lost or late one is
-    harmless. Once a worker is gone its last counts move to the departed total.
+    harmless. Once a worker is gone its last counts move to the departed total. Workers are
+    told apart by a key of the supervisor's (its ``Worker`` object: a pid may be reused).
     """
 
     def __init__(self) -> None:
-        self.live: dict[int, Snapshot] = {}
+        self.live: dict[Hashable, Snapshot] = {}
         self.departed = Snapshot()
 
-    def report(self, pid: int, text: str) -> bool:
-        """Take worker ``pid``'s snapshot (a line of JSON); False if it cannot be read."""
+    def report(self, worker: Hashable, text: str) -> bool:
+        """Take ``worker``'s snapshot (a line of JSON); False if it cannot be read."""
         try:
-            self.live[pid] = Snapshot.from_json(text)
+            self.live[worker] = Snapshot.from_json(text)
         except ValueError:
             return False
         return True
 
-    def gone(self, pid: int) -> None:
-        """Worker ``pid`` exited: keep its counts, drop its gauges."""
-        last = self.live.pop(pid, None)
+    def gone(self, worker: Hashable) -> None:
+        """``worker`` exited: keep its counts, drop its gauges."""
+        last = self.live.pop(worker, None)
         if last is not None:
             self.departed.add(last, gauges=False)
+
+    def retain(self, workers: Collection[Hashable]) -> None:
+        """Count every worker not among ``workers`` (those running now) as :meth:`gone`.
+
+        A worker's last snapshot comes before its exit is noticed, so it is final here.
+        """
+        for worker in [worker for worker in self.live if worker not in workers]:
+            self.gone(worker)
 
     def total(self, gauges: Iterable[tuple[str, float]] = ()) -> Snapshot:
         """The whole server's figures: every worker's plus the departed counts, and

@@ -241,7 +241,7 @@ class Supervisor(Service):
             if not self.stopping:
                 self.spawn(replaces=worker)
         elif line.startswith("metrics ") and self.metrics is not None:
-            self.metrics.report(worker.pid, line[8:])
+            self.metrics.report(worker, line[8:])
 
     def _ready(self, worker: Worker) -> None:
         worker.state = WorkerState.SERVING
@@ -279,8 +279,6 @@ class Supervisor(Service):
         """A worker process ended: forget it, and replace it if it was not asked to stop."""
         if worker in self.workers:
             self.workers.remove(worker)
-        if self.metrics is not None:
-            self.metrics.gone(worker.pid)
         if worker.kill_timer is not None and worker.kill_timer.active():
             worker.kill_timer.cancel()
         for other in self.workers:

@@ -185,6 +185,7 @@ def test_a_supervisor_adds_up_worker_lines_and_settles_when_all_are_gone() -> No
     supervisor.workers.clear()
     clock.advance(0.1)
     assert settled.called
+    assert view.snapshot().requests == {(200, "static"): 1}  # a departed worker's counts stay
 
 
 def test_a_worker_reports_every_second_and_once_more_when_drained(factory: Any) -> None:

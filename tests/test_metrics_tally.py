@@ -155,3 +155,15 @@ def test_an_unreadable_report_is_ignored_and_the_last_good_one_kept() -> None:
     totals.report(101, worker_line(3, 2))
     assert not totals.report(101, '{"half a line')
     assert totals.total().requests == {(200, "script"): 3}
+
+
+def test_workers_no_longer_running_are_counted_as_departed() -> None:
+    totals = WorkerTotals()
+    first, second = object(), object()
+    totals.report(first, worker_line(3, 2))
+    totals.report(second, worker_line(4, 5))
+    totals.retain([second])
+    assert list(totals.live) == [second]
+    total = totals.total()
+    assert total.requests == {(200, "script"): 7}
+    assert total.gauges == {"open_connections": 5}
