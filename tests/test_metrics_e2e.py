@@ -62,6 +62,9 @@ SITE = {
     "style.css": "p { color: red }\n",
 }
 
+DEMO_METRICS_PORT = 9100
+"""Where ``make demo`` serves the demo's metrics, as its home page says."""
+
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -278,8 +281,12 @@ def test_the_demo_under_twistd_counts_its_pages_as_make_demo_serves_it(tmp_path:
     try:
         wait_for_port(metrics_port, server.process)
         metrics = f"http://127.0.0.1:{metrics_port}"
-        for path in ("/", "/about", "/css/site.css", "/chat/socket"):
+        for path in ("/about", "/css/site.css", "/chat/socket"):
             get(server.url + path)
+        home = get(server.url + "/").text
+        assert f'href="http://127.0.0.1:{DEMO_METRICS_PORT}/metrics"' in home
+        makefile = (REPO / "Makefile").read_text()
+        assert f"--metrics-listen tcp:{DEMO_METRICS_PORT}:interface=127.0.0.1" in makefile
         samples = scrape(metrics)
         assert requests_counted(samples, "200", "mvc") == 2
         assert requests_counted(samples, "200", "static") == 1

@@ -64,6 +64,14 @@ class HomeCtrl(PageCtrl):
                 "<code>await (await fetch(\"http://127.0.0.1:8080/api/guestbook\")).json()"
                 "</code> in the console of another site.",
             ),
+            SimpleNamespace(
+                title="Health and metrics",
+                html="<code>make demo</code> also serves "
+                '<a href="http://127.0.0.1:9100/metrics">/metrics</a> for Prometheus and '
+                '<a href="http://127.0.0.1:9100/health">/health</a> on a port of their own '
+                "(<code>--metrics-listen</code>): reload this page and watch "
+                '<code>krait_http_requests_total{kind="mvc"}</code> grow.',
+            ),
         ]
         self.tip = TipCtrl()
 
