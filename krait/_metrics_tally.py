@@ -1,10 +1,10 @@
 """What ``--metrics-listen`` reports, as plain numbers: request counts, latency buckets, gauges.
 
 The request path pays only for :meth:`RequestTally.record`: a dict increment and a bucket
-found by bisection, on the reactor thread, with no lock (about a third of a microsecond).
-Prometheus's own ``Counter`` and ``Histogram`` cost several times that per request, and
-their multiprocess mode more again (each update writes a memory-mapped file under a lock);
-so krait counts in plain dicts and builds the metric families only when scraped.
+found by bisection, on the reactor thread, with no lock. prometheus-client's own ``Counter``
+and ``Histogram`` cost about six times that per request, and ten times in its multiprocess
+mode, where each update writes a memory-mapped file under a lock (``bench/bench_metrics.py
+--micro``); so krait counts in plain dicts and builds the metric families only when scraped.
 
 A :class:`Snapshot` is one moment of a process's figures. With ``--workers`` every worker
 sends its snapshot to the supervisor (as JSON, on its control pipe) and the supervisor adds

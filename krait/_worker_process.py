@@ -15,7 +15,7 @@ inherited sockets, and tells the supervisor, one line at a time:
   supervisor starts a replacement, and once that one is ready sends this worker SIGTERM,
   which drains it as in a single process;
 - ``metrics <JSON>`` with ``--metrics-listen``: its counts every second and once drained
-  (:class:`krait._metrics.WorkerReporter`), which the supervisor adds up and serves.
+  (:class:`krait._metrics_report.WorkerReporter`), which the supervisor adds up and serves.
 
 If the supervisor is gone (the pipe is broken), the worker shuts down gracefully by itself.
 """
