@@ -44,6 +44,7 @@ from krait._metrics_report import SITE_GAUGES, drained, site_gauges
 from krait._metrics_tally import RequestTally, Snapshot, WorkerTotals
 from krait._ready import describe
 from krait._supervisor import Supervisor
+from krait._twisted_compat import raise_bind_errors_synchronously
 from krait._worker_handle import WorkerState
 
 log = Logger(namespace="krait")
@@ -292,6 +293,7 @@ def serve_metrics(description: str, reactor: Any, service: MultiService, factory
     site = MetricsSite(MetricsPage(metrics_registry(view.snapshot), view.health), reactor)
     scheme = "https" if description.startswith("ssl:") else "http"
     metrics = MetricsService(_endpoint(reactor, description), site, view.settled, scheme)
+    raise_bind_errors_synchronously(metrics)  # a port taken ends start-up, as for --listen
     cast(Any, metrics).setServiceParent(service)
 
 

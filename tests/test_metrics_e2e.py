@@ -229,6 +229,25 @@ def test_an_invalid_endpoint_stops_start_up_naming_the_option(site: Path, tmp_pa
     assert "--metrics-listen 'nonsense:1' is not a valid endpoint" in server.stderr()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_metrics_port_already_taken_stops_start_up(
+    site: Path, tmp_path: Path, workers: str
+) -> None:
+    port = free_port()
+    server = start_server(
+        site,
+        tmp_path / "log",
+        "--metrics-listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        "--workers",
+        workers,
+        port=port,
+        wait=False,
+    )
+    assert server.process.wait(30) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in server.stderr()
+
+
 def test_with_workers_the_supervisor_serves_the_sum_of_every_worker(
     serve: Callable[..., Server], site: Path
 ) -> None:
