@@ -2,18 +2,19 @@
 
 - A single process counts its requests (``KraitSite.metrics``) and serves ``/metrics``
   and ``/health`` itself; ``/health`` turns 503 when the drain begins.
-- With ``--workers``, the supervisor binds the metrics endpoint (workers get the same command
-  line, but never bind it). Each worker counts its own requests and sends its snapshot to
-  the supervisor on its control pipe every second, and once more when it has drained; the
-  supervisor serves the sum (:class:`krait._metrics_tally.WorkerTotals`). ``/health`` is
-  200 while a worker serves, 503 before the first is ready and once the supervisor stops.
+- With ``--workers`` (or ``--reload``, whose one worker is replaced on a change), the
+  supervisor binds the metrics endpoint (workers get the same command line, but never bind
+  it). Each worker counts its own requests and sends its snapshot to the supervisor on its
+  control pipe every second, and once more when it has drained; the supervisor serves the
+  sum (:class:`krait._metrics_tally.WorkerTotals`). ``/health`` is 200 while a worker
+  serves, 503 before the first is ready and once the supervisor stops.
 
 Without the option nothing is counted and prometheus-client is not even imported.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.application.service import MultiService
 
@@ -32,8 +33,10 @@ METRICS_OPTIONS: list[list[Any]] = [
 ]
 """``optParameters`` rows, in Twisted's ``usage.Options`` form."""
 
+S = TypeVar("S", bound=MultiService)
 
-def add_metrics(options: Any, reactor: Any, service: MultiService, factory: Any = None) -> Any:
+
+def add_metrics(options: Any, reactor: Any, service: S, factory: Any = None) -> S:
     """With ``--metrics-listen``, count requests and serve the endpoint; else do nothing.
 
     Args:

@@ -312,7 +312,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
     if options["reload"] and options["worker-fds"] is None:
         from krait._reloader import build_reloader
 
-        return build_reloader(options, reactor, log_observer)
+        return add_metrics(options, reactor, build_reloader(options, reactor, log_observer))
     if options["workers"] > 1 and options["worker-fds"] is None:
         from krait._supervisor import build_supervisor
 

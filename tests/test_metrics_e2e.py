@@ -295,12 +295,14 @@ def test_with_workers_health_is_503_while_the_supervisor_drains(
     assert server.process.wait(30) == 0
 
 
-def test_the_demo_under_twistd_counts_its_pages_as_make_demo_serves_it(tmp_path: Path) -> None:
-    """``make demo``'s command line: twistd, the demo site, metrics on a port of their own."""
+def test_the_demo_counts_its_pages_as_make_demo_serves_it(tmp_path: Path) -> None:
+    """``make demo``'s command line: twistd, ``--reload`` (a supervisor with one worker that
+    reports to it), metrics on a port of their own."""
     metrics_port = free_port()
     server = start_server(
         REPO / "site_demo",
         tmp_path / "log",
+        "--reload",
         "--metrics-listen",
         f"tcp:{metrics_port}:interface=127.0.0.1",
         twistd=True,
@@ -314,10 +316,10 @@ def test_the_demo_under_twistd_counts_its_pages_as_make_demo_serves_it(tmp_path:
         assert f'href="http://127.0.0.1:{DEMO_METRICS_PORT}/metrics"' in home
         makefile = (REPO / "Makefile").read_text()
         assert f"--metrics-listen tcp:{DEMO_METRICS_PORT}:interface=127.0.0.1" in makefile
-        samples = scrape(metrics)
+        samples = scrape_until(metrics, lambda s: requests_counted(s, "200", "mvc") == 2)
         assert requests_counted(samples, "200", "mvc") == 2
         assert requests_counted(samples, "200", "static") == 1
         assert requests_counted(samples, "426", "script") == 1
-        assert health(metrics) == (200, {"status": "serving"})
+        assert health(metrics) == (200, {"status": "serving", "workers": 1})
     finally:
         assert server.stop() == 0
