@@ -15,7 +15,8 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/twistd -n --pidfile= krait --site site_demo --listen tcp:8080:interface=127.0.0.1 --reload
+	$(BIN)/twistd -n --pidfile= krait --site site_demo --listen tcp:8080:interface=127.0.0.1 --reload \
+		--metrics-listen tcp:9100:interface=127.0.0.1
 
 lint: $(STAMP)
 	$(BIN)/ruff check krait tests bench twisted .ci

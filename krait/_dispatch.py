@@ -32,6 +32,7 @@ from krait._errors import (
     UpgradeRequired,
 )
 from krait._http import request_origin
+from krait._metrics_tally import JOB_KINDS, KIND_STATIC, KIND_WEBSOCKET, mark_route_kind
 from krait._mime import content_type_for
 from krait._page_compression import render_compressed
 from krait._page_guard import PageGuard, PageLimits
@@ -310,6 +311,7 @@ class RouteHandler:
         return resolved, key
 
     def _serve_static(self, request: Request, resolved: ResolvedTarget, key: str) -> bytes | int:
+        mark_route_kind(request, KIND_STATIC)
         if request.method == b"OPTIONS":
             request.setHeader(b"allow", b"GET, HEAD, OPTIONS")
             request.setResponseCode(204)
@@ -326,6 +328,7 @@ class RouteHandler:
     def _run_page(
         self, request: Request, path: str, job: PageJob, key: str, upgrade: bool = False
     ) -> int:
+        mark_route_kind(request, KIND_WEBSOCKET if upgrade else JOB_KINDS[job.kind])
         cache_control = self._cache_controls.get(key)
         if cache_control is None:
             cache_control = self._policy(key, dynamic=True).header.encode("ascii")

@@ -31,6 +31,7 @@ from krait._forwarded import ClientOrigin, TrustedProxies, client_origin
 from krait._h2 import ProtocolSwitch
 from krait._host import host_problem
 from krait._log_writer import LogWriter
+from krait._metrics_tally import RequestTally
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
@@ -192,6 +193,9 @@ class KraitRequest(server.Request):
 
     def process(self) -> None:
         self._stop_body_clock()
+        metrics: RequestTally | None = getattr(self.channel.site, "metrics", None)
+        if metrics is not None:
+            self.started_at = metrics.clock()  # and _dispatch sets route_kind (mark_route_kind)
         if self._too_large:
             if self.channel.transport is None:
                 self._answer_too_large_stream()
@@ -265,6 +269,7 @@ class KraitSite(server.Site):
 
     requestFactory = KraitRequest
     protocol = _channel_protocol
+    metrics: RequestTally | None = None  # counts answered requests: --metrics-listen
     noisy = False  # "Starting factory <KraitSite object at 0x...>" tells a reader nothing
 
     def __init__(
@@ -343,6 +348,8 @@ class KraitSite(server.Site):
         super().stopFactory()
 
     def log(self, request: http.Request) -> None:
+        if self.metrics is not None:
+            self.metrics.finished(request)
         if self._log_file is None:
             return
         # References only: the writer thread formats the line (_access_log.record_lines).

@@ -44,6 +44,7 @@ from twisted.python.failure import Failure
 
 from krait._listeners import bind_listeners, listener_names
 from krait._listening import ReadyReporter
+from krait._metrics_tally import WorkerTotals
 from krait._restart_policy import Backoff, Exit
 from krait._thread_policy import WORKER_SLOT_VARIABLE
 from krait._twisted_compat import exit_normally_after_signal
@@ -147,6 +148,7 @@ class Supervisor(Service):
         self._all_gone: list[Deferred[None]] = []
         self._watch = LoopingCall(self._check_health)
         self._watch.clock = reactor
+        self.metrics: WorkerTotals | None = None  # the workers' counts (--metrics-listen)
 
     def startService(self) -> None:
         cast(Any, super()).startService()
@@ -227,7 +229,7 @@ class Supervisor(Service):
             self.spawn(replaces=worker)
 
     def control_line(self, worker: Worker, line: str) -> None:
-        """A line from a worker's control pipe: ``ready``, ``beat`` or ``retire ...``."""
+        """A line from a worker's control pipe: ``ready``, ``beat``, ``retire ...``, ``metrics``."""
         worker.last_beat = self.reactor.seconds()
         if line == "ready" and worker.state is WorkerState.STARTING:
             self._ready(worker)
@@ -238,6 +240,8 @@ class Supervisor(Service):
             worker.state = WorkerState.RETIRING
             if not self.stopping:
                 self.spawn(replaces=worker)
+        elif line.startswith("metrics ") and self.metrics is not None:
+            self.metrics.report(worker, line[8:])
 
     def _ready(self, worker: Worker) -> None:
         worker.state = WorkerState.SERVING

@@ -13,7 +13,9 @@ inherited sockets, and tells the supervisor, one line at a time:
   jitter), or a page kept running ``--page-kill-timeout`` seconds after its 504 (a thread
   stuck in C cannot be stopped from Python; a fresh process is the only cure). The
   supervisor starts a replacement, and once that one is ready sends this worker SIGTERM,
-  which drains it as in a single process.
+  which drains it as in a single process;
+- ``metrics <JSON>`` with ``--metrics-listen``: its counts every second and once drained
+  (:class:`krait._metrics_report.WorkerReporter`), which the supervisor adds up and serves.
 
 If the supervisor is gone (the pipe is broken), the worker shuts down gracefully by itself.
 """
@@ -21,6 +23,7 @@ If the supervisor is gone (the pipe is broken), the worker shuts down gracefully
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
@@ -29,6 +32,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from krait._listeners import inherited_endpoints
+from krait._metrics_report import WorkerReporter, drained
 from krait._restart_policy import request_limit
 
 log = Logger(namespace="krait")
@@ -68,6 +72,10 @@ def serve_inherited(
     if kill_after > 0 and guard is not None:
         guard.watch_stuck_pages(kill_after, control.page_stuck)
     cast(Any, control).setServiceParent(service)
+    if factory.metrics is not None:  # --metrics-listen: the supervisor serves the sum
+        settled = partial(drained, factory.drainer)
+        reporter = WorkerReporter(reactor, factory, control.report_metrics, settled)
+        cast(Any, reporter).setServiceParent(service)
     return service
 
 
@@ -124,6 +132,10 @@ class WorkerControl(Service):
             return
         self.retiring = True
         self._send(f"retire {reason}")
+
+    def report_metrics(self, snapshot: str) -> None:
+        """Send this worker's metrics snapshot (a line of JSON) for the supervisor to add up."""
+        self._send(f"metrics {snapshot}")
 
     def _send(self, line: str) -> None:
         if self.fd is None:

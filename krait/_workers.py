@@ -235,6 +235,12 @@ class WorkerPool:
         """How many jobs wait for a thread now."""
         return len(self._jobs)
 
+    @property
+    def busy(self) -> int:
+        """How many threads run a job now (neither asleep nor looking for work)."""
+        with self._lock:
+            return max(0, len(self._threads) - len(self._sleepers) - self._looking)
+
     def interrupt(self, ticket: Ticket) -> bool:
         """Raise :class:`JobInterrupted` in the thread running ``ticket``'s job.
 

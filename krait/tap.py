@@ -21,6 +21,7 @@ from krait._forwarded import parse_trusted_proxies
 from krait._limit_options import LIMIT_OPTIONS, check_limit_options, positive_int
 from krait._listening import KraitService, ReadyReporter, exit_with
 from krait._log_output import LOG_LEVELS, LogFormat
+from krait._metrics_options import METRICS_OPTIONS, add_metrics
 from krait._port_spec import InvalidPortSpec, PortSpec, parse_port_spec
 from krait._reload_options import RELOAD_FLAGS, check_reload_options
 from krait._thread_policy import WORKER_SLOT_VARIABLE, apply_cpu_affinity, parse_cpu_affinity
@@ -97,6 +98,7 @@ class Options(usage.Options):
         *CHANNEL_OPTIONS,
         *LIMIT_OPTIONS,
         *WORKER_OPTIONS,
+        *METRICS_OPTIONS,
     ]
     optFlags = [
         ["debug", "d", "Show tracebacks in error pages (never in production)."],
@@ -310,13 +312,14 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
     if options["reload"] and options["worker-fds"] is None:
         from krait._reloader import build_reloader
 
-        return build_reloader(options, reactor, log_observer)
+        return add_metrics(options, reactor, build_reloader(options, reactor, log_observer))
     if options["workers"] > 1 and options["worker-fds"] is None:
         from krait._supervisor import build_supervisor
 
         reporter = ReadyReporter(f"{options['site']} with {options['workers']} workers")
         service = KraitService(reporter, log_observer)
-        return cast(KraitService, build_supervisor(options, reactor, service, reporter))
+        supervised = build_supervisor(options, reactor, service, reporter)
+        return cast(KraitService, add_metrics(options, reactor, supervised))
     from krait._start_error_site import build_site_or_error_page
 
     site_config, factory = (build_site_or_error_page if options["reload"] else build_site)(
@@ -360,6 +363,7 @@ def build_service(options: Options, reactor: Any = None, twistd: bool = False) -
     # A worker's sockets are the supervisor's: the supervisor says where krait serves.
     reporter = ReadyReporter(options["site"], announce=not worker)
     service = KraitService(reporter, log_observer)
+    add_metrics(options, reactor, service, factory)
     if worker:
         from krait._worker_process import serve_inherited
 

@@ -37,6 +37,7 @@ PURE_CORES = (
     "krait._framing",
     "krait._h2_limits",
     "krait._jobs",
+    "krait._metrics_tally",
     "krait._mime",
     "krait._open_files",
     "krait._port_spec",

@@ -68,6 +68,14 @@ class HomeCtrl(PageCtrl):
                 "field=when</a> picks fields (a repeated key), a POST of JSON signs it, and "
                 '<a href="/api/client">/api/client</a> shows your address as krait sees it.',
             ),
+            SimpleNamespace(
+                title="Health and metrics",
+                html="<code>make demo</code> also serves "
+                '<a href="http://127.0.0.1:9100/metrics">/metrics</a> for Prometheus and '
+                '<a href="http://127.0.0.1:9100/health">/health</a> on a port of their own '
+                "(<code>--metrics-listen</code>): reload this page and watch "
+                '<code>krait_http_requests_total{kind="mvc"}</code> grow.',
+            ),
         ]
         self.tip = TipCtrl()
 
