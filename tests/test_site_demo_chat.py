@@ -182,22 +182,20 @@ def worker_holding(server: Server, client: websocket.WebSocket) -> int:
     raise AssertionError(f"no worker holds socket {inode}")
 
 
+@pytest.mark.parametrize("named_by", ["--pubsub-url", "KRAIT_DEMO_PUBSUB_URL"])
 def test_the_room_spans_the_workers_through_redis(
-    tmp_path: Path, redis_server: RedisServer
+    tmp_path: Path, redis_server: RedisServer, named_by: str
 ) -> None:
-    """With ``--workers 2`` each worker has its own connections: the room joins them.
+    """With ``--workers 2`` each worker has its own connections: the room joins them, with
+    Redis named on the command line or in the demo's environment variable.
 
     Clients are added until both workers hold one (the kernel picks the worker). The session
     key is the demo's fallback, which both workers must share for either to read the names.
     """
-    server = start_server(
-        REPO / "site_demo",
-        tmp_path / "logs",
-        "--workers",
-        "2",
-        "--pubsub-url",
-        redis_server.url.removesuffix("/0") + "/7",
-    )
+    url = redis_server.url.removesuffix("/0") + "/7"
+    flag = [named_by, url] if named_by.startswith("--") else []
+    env = {} if flag else {named_by: url}
+    server = start_server(REPO / "site_demo", tmp_path / "logs", "--workers", "2", *flag, env=env)
     join, clients = make_join(f"ws://127.0.0.1:{server.port}/chat/socket", server.url)
     try:
         ann = join("Ann")
