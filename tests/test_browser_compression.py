@@ -89,9 +89,11 @@ def test_chromium_chats_over_a_permessage_deflate_socket(
             lambda event: handshakes.append(event["response"]["headers"]),
         )
         tab.goto(deflate_demo.url + "/chat")
+        tab.fill("#name-field", "Ann")
+        with tab.expect_navigation():
+            tab.click("#name-form button")
         sync_api.expect(tab.locator("#chat")).to_have_attribute("data-state", "open")
         text = "compressed both ways " * 20
-        tab.fill("#chat-name", "Ann")
         tab.fill("#chat-text", text)
         tab.click("#chat-form button")
         sync_api.expect(tab.locator("#chat-messages li").last).to_have_text(f"Ann: {text}")

@@ -138,6 +138,21 @@ def test_upload_result_with_long_names_and_hashes_fits(
     check_page(tab, tmp_path, "upload-result")
 
 
+def test_chat_room_with_a_long_name_and_message_fits(
+    demo: Server, tab: Tab, tmp_path: Path
+) -> None:
+    page = tab.page
+    page.goto(demo.url + "/chat")
+    page.fill("#name-field", LONG_NAME[:40])
+    with page.expect_navigation():
+        page.click("#name-form button")
+    sync_api.expect(page.locator("#chat")).to_have_attribute("data-state", "open")
+    page.fill("#chat-text", LONG_MESSAGE)
+    page.click("#chat-form button")
+    sync_api.expect(page.locator("#chat-messages li").last).to_contain_text(LONG_MESSAGE)
+    check_page(tab, tmp_path, "chat-room")
+
+
 def test_the_favicon_is_an_icon(demo: Server) -> None:
     answer = requests.get(demo.url + "/favicon.ico", timeout=10)
     assert answer.status_code == 200

@@ -1,11 +1,11 @@
 """The scale-out recipe of docs/deployment.md, run as written: nginx in front of two krait
-instances.
+instances whose channels meet on one Redis.
 
 The nginx block is read out of the documentation (only the ports are changed), so the page
-and this test cannot drift apart. nginx, both krait instances and the clients are real
-processes on loopback. The client connects from 127.0.0.2 so that the address krait reports
-can only have come from nginx's ``X-Forwarded-For``: nginx itself connects from 127.0.0.1,
-the one trusted peer.
+and this test cannot drift apart. nginx, redis-server, both krait instances and the clients
+are real processes on loopback; the last test runs site_demo's chat across the instances.
+The client connects from 127.0.0.2 so that the address krait reports can only have come from
+nginx's ``X-Forwarded-For``: nginx itself connects from 127.0.0.1, the one trusted peer.
 """
 
 from __future__ import annotations
@@ -19,12 +19,22 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import websocket
-from conftest import REPO, Server, free_port, start_server, wait_for_port, write_site
+from conftest import (
+    REPO,
+    RedisServer,
+    Server,
+    free_port,
+    start_server,
+    wait_for_port,
+    write_site,
+)
+from demo_chat_client import connect, receive_until, say, sign_in, wait_until_in_the_room
 
 CLIENT_ADDRESS = "127.0.0.2"
 """The client's source address: on loopback, but not the proxy's."""
@@ -101,34 +111,39 @@ class Deployment:
     nginx: subprocess.Popen[bytes]
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+@contextmanager
+def deploy(
+    directory: Path, site: Path, pubsub_url: str, env: dict[str, str]
+) -> Iterator[Deployment]:
+    """Two krait instances of ``site`` (``--workers 2`` each, channels on ``pubsub_url``) and
+    nginx in front of them, as docs/deployment.md says; everything is stopped afterwards."""
     nginx_binary = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx_binary).exists(), "nginx is missing: `apt-get install nginx` (.ci/run does)"
-    site = write_site(tmp_path / "site", SITE)
     instances: dict[str, Server] = {}
     nginx: subprocess.Popen[bytes] | None = None
     try:
         for name in ("a", "b"):
             instances[name] = start_server(
                 site,
-                tmp_path / f"log-{name}",
+                directory / f"log-{name}",
                 "--workers",
                 "2",
                 "--trusted-proxies",
                 "127.0.0.1",
-                env={"INSTANCE": name},
+                "--pubsub-url",
+                pubsub_url,
+                env={**env, "INSTANCE": name},
             )
         port = free_port()
-        directory = tmp_path / "nginx"
-        directory.mkdir()
+        nginx_directory = directory / "nginx"
+        nginx_directory.mkdir()
         upstreams = [instances["a"].port, instances["b"].port]
-        config = directory / "nginx.conf"
-        config.write_text(nginx_config(nginx_block_from_docs(), directory, port, upstreams))
+        config = nginx_directory / "nginx.conf"
+        config.write_text(nginx_config(nginx_block_from_docs(), nginx_directory, port, upstreams))
         nginx = subprocess.Popen(
-            [nginx_binary, "-c", str(config), "-p", str(directory)],
+            [nginx_binary, "-c", str(config), "-p", str(nginx_directory)],
             stdout=subprocess.DEVNULL,
-            stderr=open(directory / "stderr.txt", "wb"),  # noqa: SIM115
+            stderr=open(nginx_directory / "stderr.txt", "wb"),  # noqa: SIM115
         )
         wait_for_port(port, nginx)
         yield Deployment(port, instances, nginx)
@@ -138,6 +153,24 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             nginx.wait(15)
         for server in instances.values():
             server.stop()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, redis_server: RedisServer) -> Iterator[Deployment]:
+    site = write_site(tmp_path / "site", SITE)
+    with deploy(tmp_path, site, redis_server.url, {}) as running:
+        yield running
+
+
+@pytest.fixture
+def demo_deployment(tmp_path: Path, redis_server: RedisServer) -> Iterator[Deployment]:
+    """site_demo itself behind nginx: both instances share the session key and, in Redis
+    (a database of their own), the chat's channel."""
+    pubsub_url = redis_server.url.removesuffix("/0") + "/8"
+    with deploy(
+        tmp_path, REPO / "site_demo", pubsub_url, {"KRAIT_DEMO_SECRET_KEY": "scale"}
+    ) as running:
+        yield running
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -222,3 +255,52 @@ def test_sighup_of_one_instance_under_load_loses_no_request(deployment: Deployme
             thread.join(30)
     assert failures == []
     assert {answer.split()[0] for answer in answers} == {"a", "b"}
+
+
+def instance_of(deployment: Deployment, path: str) -> str:
+    """The instance whose access log shows a request for ``path`` (a unique one)."""
+    found: list[str] = []
+
+    def logged() -> bool:
+        found[:] = [
+            name
+            for name, server in deployment.instances.items()
+            if f"GET {path} HTTP/1.1" in server.stdout()
+        ]
+        return bool(found)
+
+    assert wait_for(logged, 10), f"no instance logged {path}"
+    assert len(found) == 1
+    return found[0]
+
+
+def test_a_chat_message_sent_through_one_instance_reaches_a_client_of_the_other(
+    demo_deployment: Deployment,
+) -> None:
+    """site_demo's chat behind nginx: names are read by either instance (one session key),
+    and the room spans both through Redis. A query field, ignored by the demo, marks each
+    socket's line in the access logs, which tell the instance it landed on."""
+    base = f"http://127.0.0.1:{demo_deployment.port}"
+    members: dict[str, tuple[str, websocket.WebSocket]] = {}
+    clients: list[websocket.WebSocket] = []
+    try:
+        for number in range(20):
+            name = f"guest{number}"
+            path = f"/chat/socket?who={name}"
+            client = connect(f"ws://127.0.0.1:{demo_deployment.port}{path}", sign_in(base, name))
+            clients.append(client)
+            wait_until_in_the_room(client, name)
+            members.setdefault(instance_of(demo_deployment, path), (name, client))
+            if len(members) == 2:
+                break
+        assert sorted(members) == ["a", "b"], "nginx sent every socket to the same instance"
+        (name_a, on_a), (name_b, on_b) = members["a"], members["b"]
+        from_a = {"name": name_a, "text": f"hello from {name_a} on a"}
+        say(on_a, from_a["text"])
+        receive_until(on_b, from_a)
+        receive_until(on_a, from_a)  # its own, heard through Redis too
+        say(on_b, f"hello from {name_b} on b")
+        receive_until(on_a, {"name": name_b, "text": f"hello from {name_b} on b"})
+    finally:
+        for client in clients:
+            client.close()

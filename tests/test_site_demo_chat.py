@@ -1,17 +1,32 @@
-"""The demo site's chat without a browser: its page, and its room at ``/chat/socket`` driven by
-websocket-client over a real krait server."""
+"""The demo site's chat without a browser: its page, its name form and its room at
+``/chat/socket``, driven by requests and websocket-client over a real krait server (and a real
+Redis, for the room across workers).
+
+A client's name lives in its session: :func:`sign_in` posts it to ``/chat/name`` and the
+session cookie goes with the WebSocket upgrade."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
-import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
 import websocket
-from conftest import REPO, Server, start_server
+from conftest import REPO, RedisServer, Server, start_server
+from demo_chat_client import (
+    close_frame,
+    connect,
+    receive_until,
+    say,
+    sign_in,
+    wait_until_in_the_room,
+)
+
+Join = Callable[[str], websocket.WebSocket]
 
 
 @pytest.fixture(scope="module")
@@ -21,107 +36,180 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture
-def join(demo: Server) -> Iterator[object]:
-    """A function that connects a client to the room; every client is closed after the test.
-
-    A client is in the room once it has heard its own hello, so whatever is sent afterwards
-    reaches it (the room broadcasts in order, on the server's event loop).
-    """
+def make_join(ws_url: str, base_url: str) -> tuple[Join, list[websocket.WebSocket]]:
     clients: list[websocket.WebSocket] = []
 
     def _join(name: str) -> websocket.WebSocket:
-        client = websocket.create_connection(f"ws://127.0.0.1:{demo.port}/chat/socket", timeout=10)
+        client = connect(ws_url, sign_in(base_url, name))
         clients.append(client)
-        say(client, name, f"{name} joined")
-        receive_until(client, {"name": name, "text": f"{name} joined"})
+        wait_until_in_the_room(client, name)
         return client
 
+    return _join, clients
+
+
+@pytest.fixture
+def join(demo: Server) -> Iterator[Join]:
+    """A function that signs a client in under a name and connects it to the room; every
+    client is closed after the test."""
+    _join, clients = make_join(f"ws://127.0.0.1:{demo.port}/chat/socket", demo.url)
     yield _join
     for client in clients:
         client.close()
 
 
-def say(client: websocket.WebSocket, name: str, text: str) -> None:
-    client.send(json.dumps({"name": name, "text": text}))
-
-
-def receive_until(client: websocket.WebSocket, expected: dict[str, str]) -> None:
-    """Read chat messages until ``expected`` arrives (others may join meanwhile)."""
-    while (message := json.loads(client.recv())) != expected:
-        assert message["text"].endswith(" joined"), f"unexpected {message!r}"
-
-
-def close_code(client: websocket.WebSocket) -> int:
-    """Read up to the server's Close frame and return its status code."""
-    while True:
-        opcode, data = client.recv_data(control_frame=True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int(struct.unpack("!H", data[:2])[0])
-
-
-def test_chat_page_has_the_shared_header_and_loads_the_client(demo: Server) -> None:
-    response = requests.get(demo.url + "/chat")
+def test_chat_page_asks_for_a_name_before_it_loads_the_client(demo: Server) -> None:
+    response = requests.get(demo.url + "/chat", timeout=10)
     assert response.status_code == 200
     page = response.text
     assert "<title>Chat &middot; Krait demo</title>" in page
     assert '<a href="/chat" aria-current="page">Chat</a>' in page
     assert "served by ChatCtrl</footer>" in page
+    assert '<form id="name-form" method="post" action="/chat/name">' in page
+    assert '<script src="/js/chat.js">' not in page
+    assert "Cookie" in response.headers["Vary"]
+
+
+def test_a_chosen_name_is_kept_in_the_session_and_shown_escaped(demo: Server) -> None:
+    session = sign_in(demo.url, "  <i>Ann</i>  ")
+    page = session.get(demo.url + "/chat", timeout=10).text
+    assert "You are <strong>&lt;i&gt;Ann&lt;/i&gt;</strong>." in page
     assert 'data-socket="/chat/socket"' in page
     assert '<script src="/js/chat.js"></script>' in page
-    script = requests.get(demo.url + "/js/chat.js")
+    script = requests.get(demo.url + "/js/chat.js", timeout=10)
     assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert "textContent" in script.text
     assert "innerHTML" not in script.text
 
 
-def test_every_client_in_the_room_receives_a_message_the_sender_included(join: object) -> None:
-    ann, bob = join("Ann"), join("Bob")  # type: ignore[operator]
+def test_a_blank_name_changes_nothing(demo: Server) -> None:
+    session = sign_in(demo.url, "Ann")
+    session.post(demo.url + "/chat/name", data={"name": "   "}, timeout=10)
+    assert "You are <strong>Ann</strong>." in session.get(demo.url + "/chat", timeout=10).text
+
+
+def test_every_client_in_the_room_receives_a_message_under_the_sender_s_name(
+    join: Join,
+) -> None:
+    ann, bob = join("Ann"), join("Bob")
     receive_until(ann, {"name": "Bob", "text": "Bob joined"})
-    say(ann, "Ann", "hello <b>x</b>")
+    say(ann, "hello <b>x</b>")
     expected = {"name": "Ann", "text": "hello <b>x</b>"}
     assert json.loads(bob.recv()) == expected
     assert json.loads(ann.recv()) == expected
+    say(bob, "hi Ann")
+    assert json.loads(ann.recv()) == {"name": "Bob", "text": "hi Ann"}
 
 
-def test_the_room_goes_on_when_clients_leave_or_drop(join: object) -> None:
-    ann, bob, cy, dee = (join(name) for name in ["Ann", "Bob", "Cy", "Dee"])  # type: ignore[operator]
+def test_a_client_cannot_speak_under_another_name(join: Join) -> None:
+    ann, bob = join("Ann"), join("Bob")
+    receive_until(ann, {"name": "Bob", "text": "Bob joined"})
+    bob.send(json.dumps({"name": "Ann", "text": "I am Ann, honest"}))
+    expected = {"name": "Bob", "text": "I am Ann, honest"}
+    assert json.loads(ann.recv()) == expected
+    assert json.loads(bob.recv()) == expected
+
+
+def test_a_socket_without_a_name_in_its_session_is_closed_with_the_reason(demo: Server) -> None:
+    for session in (None, requests.Session()):
+        client = connect(f"ws://127.0.0.1:{demo.port}/chat/socket", session)
+        assert close_frame(client) == (1008, "no name: choose one on the /chat page first")
+
+
+def test_the_room_goes_on_when_clients_leave_or_drop(join: Join) -> None:
+    ann, bob, cy, dee = (join(name) for name in ["Ann", "Bob", "Cy", "Dee"])
     receive_until(ann, {"name": "Dee", "text": "Dee joined"})
     bob.close()
     cy.sock.shutdown(socket.SHUT_RDWR)  # gone without a Close frame
-    say(dee, "Dee", "anyone left?")
+    say(dee, "anyone left?")
     expected = {"name": "Dee", "text": "anyone left?"}
     assert json.loads(ann.recv()) == expected
     assert json.loads(dee.recv()) == expected
 
 
-def test_names_are_trimmed_and_blank_texts_are_not_sent(join: object) -> None:
-    ann = join("Ann")  # type: ignore[operator]
-    say(ann, "   ", "   ")
-    say(ann, "  Ann  ", "spaces kept ")
-    say(ann, " ", "who?")
+def test_blank_texts_are_not_sent_and_long_ones_are_cut(join: Join) -> None:
+    ann = join("Ann")
+    say(ann, "   ")
+    say(ann, "spaces kept ")
+    say(ann, "x" * 1500)
     assert json.loads(ann.recv()) == {"name": "Ann", "text": "spaces kept "}
-    assert json.loads(ann.recv()) == {"name": "anonymous", "text": "who?"}
+    assert json.loads(ann.recv()) == {"name": "Ann", "text": "x" * 1000}
 
 
 @pytest.mark.parametrize(
     ("message", "code"),
-    [("not json", 1008), ('["a list"]', 1008), ('{"name": 1, "text": "x"}', 1008), (b"\x00", 1003)],
+    [("not json", 1008), ('["a list"]', 1008), ('{"text": 1}', 1008), (b"\x00", 1003)],
 )
 def test_a_message_that_is_not_a_chat_message_closes_the_connection(
-    join: object, message: str | bytes, code: int
+    join: Join, message: str | bytes, code: int
 ) -> None:
-    ann = join("Ann")  # type: ignore[operator]
+    ann = join("Ann")
     if isinstance(message, bytes):
         ann.send_binary(message)
     else:
         ann.send(message)
-    assert close_code(ann) == code
+    assert close_frame(ann)[0] == code
 
 
 @pytest.mark.parametrize("path", ["/chat/socket", "/chat_socket.py"])
 def test_a_plain_get_of_the_socket_asks_for_an_upgrade(demo: Server, path: str) -> None:
-    response = requests.get(demo.url + path)
+    response = requests.get(demo.url + path, timeout=10)
     assert response.status_code == 426
     assert response.headers["Upgrade"] == "websocket"
     assert "open /chat in a browser" in response.text
+
+
+def worker_holding(server: Server, client: websocket.WebSocket) -> int:
+    """The pid of the worker process that holds the server end of ``client``'s connection.
+
+    Found in /proc: the kernel's TCP table gives the socket's inode from the two ports, and
+    the worker that has that inode among its file descriptors holds it.
+    """
+    client_port = client.sock.getsockname()[1]
+    inode = None
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
+            if (local, remote) == (server.port, client_port) and fields[3] == "01":
+                inode = fields[9]
+    assert inode is not None, f"no server socket for client port {client_port}"
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    for pid in children.read_text().split():
+        fds = Path(f"/proc/{pid}/fd")
+        if any(os.readlink(fd) == f"socket:[{inode}]" for fd in fds.iterdir()):
+            return int(pid)
+    raise AssertionError(f"no worker holds socket {inode}")
+
+
+@pytest.mark.parametrize("named_by", ["--pubsub-url", "KRAIT_DEMO_PUBSUB_URL"])
+def test_the_room_spans_the_workers_through_redis(
+    tmp_path: Path, redis_server: RedisServer, named_by: str
+) -> None:
+    """With ``--workers 2`` each worker has its own connections: the room joins them, with
+    Redis named on the command line or in the demo's environment variable.
+
+    Clients are added until both workers hold one (the kernel picks the worker). The session
+    key is the demo's fallback, which both workers must share for either to read the names.
+    """
+    url = redis_server.url.removesuffix("/0") + "/7"
+    flag = [named_by, url] if named_by.startswith("--") else []
+    env = {} if flag else {named_by: url}
+    server = start_server(REPO / "site_demo", tmp_path / "logs", "--workers", "2", *flag, env=env)
+    join, clients = make_join(f"ws://127.0.0.1:{server.port}/chat/socket", server.url)
+    try:
+        ann = join("Ann")
+        other = None
+        for number in range(50):
+            client = join(f"guest{number}")
+            if worker_holding(server, client) != worker_holding(server, ann):
+                other = client
+                break
+        assert other is not None, "the kernel gave every connection to the same worker"
+        say(ann, "hello, every worker")
+        for client in (ann, other):
+            receive_until(client, {"name": "Ann", "text": "hello, every worker"})
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

@@ -1,4 +1,8 @@
 # Runs once at start-up: routes and client-cache rules for the demo site.
+import os
+
+from demo_secret import fallback_secret_key
+
 import krait
 from krait.config import Route
 from krait.mvc import import_ctrls_from
@@ -9,6 +13,7 @@ import_ctrls_from("demo_ctrls")
 krait.config.routes += [
     Route("POST", url="/guestbook"),
     Route("POST", url="/upload"),
+    Route("POST", url="/chat/name", target="chat_name.py"),
     Route("WEBSOCKET", url="/chat/socket", target="chat_socket.py"),
     # A plain GET of the socket URL gets the script's 426 page instead of a 404 from Route().
     Route("GET", url="/chat/socket", target="chat_socket.py"),
@@ -30,3 +35,15 @@ krait.config.cache_no_store = [r"guestbook", r"counter"]
 
 # /api/ is a small read-only JSON API: pages of any origin may read it (see docs/cors.md).
 krait.config.cors = krait.config.Cors("*", allow_methods=["GET"], paths=[r"/api/.*"])
+
+# The chat keeps the visitor's name in the session (a signed cookie): every instance behind one
+# proxy needs the same key, so set KRAIT_DEMO_SECRET_KEY there. Without it the demo still runs,
+# with a key of its own, shared by its workers (see .py/demo_secret.py).
+krait.config.secret_key = os.environ.get("KRAIT_DEMO_SECRET_KEY") or fallback_secret_key(
+    krait.site_root
+)
+
+# The chat's channel lives in this process unless Redis is named, here or with --pubsub-url;
+# with --workers N or several instances it must be, or each process chats on its own.
+if os.environ.get("KRAIT_DEMO_PUBSUB_URL"):
+    krait.config.pubsub_url = os.environ["KRAIT_DEMO_PUBSUB_URL"]

@@ -1,11 +1,11 @@
-// The chat page's client: one WebSocket to the room, JSON messages {"name": ..., "text": ...}.
+// The chat page's client: one WebSocket to the room. It sends {"text": ...}; it receives
+// {"name": ..., "text": ...}, the name being the sender's session's, set by the server.
 // What peers send is shown with textContent only, so it is never parsed as HTML.
 (function () {
   "use strict";
   var box = document.getElementById("chat");
   var list = document.getElementById("chat-messages");
   var form = document.getElementById("chat-form");
-  var nameField = document.getElementById("chat-name");
   var textField = document.getElementById("chat-text");
   var sendButton = form.querySelector("button");
   var statusLine = document.getElementById("chat-status");
@@ -50,6 +50,11 @@
     };
     socket.onclose = function (event) {
       var why = event.reason ? " (" + event.reason + ")" : "";
+      if (event.code === 1008) {
+        // The server refused us (no name in the session, say): retrying would not help.
+        setState("closed", "Disconnected" + why + ": reload the page to join again.");
+        return;
+      }
       setState("closed", "Disconnected" + why + "; trying again in " + retryDelay / 1000 + " s\u2026");
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 30000);
@@ -61,7 +66,7 @@
     if (!textField.value.trim() || socket.readyState !== WebSocket.OPEN) {
       return;
     }
-    socket.send(JSON.stringify({ name: nameField.value, text: textField.value }));
+    socket.send(JSON.stringify({ text: textField.value }));
     textField.value = "";
     textField.focus();
   });

@@ -1,26 +1,20 @@
 """``/chat``: a chat room between browser tabs, over the WebSocket at ``/chat/socket``."""
 
-import itertools
-import threading
-
+import krait
 from demo_ctrls.base import PageCtrl
 from krait.mvc import route_ctrl_decorator
-
-# Pages are rendered in the thread pool, so the guest counter is guarded.
-_guests = itertools.count(1)
-_guests_lock = threading.Lock()
 
 
 @route_ctrl_decorator(url="/chat")
 class ChatCtrl(PageCtrl):
-    """The chat page: a suggested name; ``js/chat.js`` does the talking."""
+    """The chat page: the name form, and once the session has a name, the room itself."""
 
     title = "Chat"
     socket_path = "/chat/socket"
+    name_path = "/chat/name"
 
     def __init__(self):
-        with _guests_lock:
-            self.guest_name = f"guest{next(_guests)}"
+        self.name = krait.session.get("name")
 
     def get_view(self):
         return ".view/chat.html"
