@@ -31,7 +31,6 @@ from krait._errors import (
     TargetNotFound,
     UpgradeRequired,
 )
-from krait._http import request_origin
 from krait._metrics_tally import JOB_KINDS, KIND_STATIC, KIND_WEBSOCKET, mark_route_kind
 from krait._mime import content_type_for
 from krait._page_compression import render_compressed
@@ -40,6 +39,7 @@ from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer, PageResult
 from krait._pyml import CompiledTemplate
 from krait._request import RawRequest
+from krait._request_origin import request_origin
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
 from krait._static import StaticFiles, finish_without_body

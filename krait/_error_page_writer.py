@@ -21,11 +21,11 @@ from twisted.web.server import Request
 from krait._answers import write_error
 from krait._error_pages import accepts_html
 from krait._errors import BadRequestPath
-from krait._http import request_origin
 from krait._page_guard import PageGuard
 from krait._page_writer import PageWriter, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
 from krait._request import RawRequest
+from krait._request_origin import request_origin
 from krait._targets import decode_path, target_path
 from krait._tracebacks import user_traceback
 

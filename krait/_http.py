@@ -33,6 +33,7 @@ from krait._host import host_problem
 from krait._log_writer import LogWriter
 from krait._metrics_tally import RequestTally
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
+from krait._request_origin import request_origin
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
 
@@ -387,19 +388,6 @@ class KraitSite(server.Site):
                 "the access log is not being read fast enough: {count} line(s) dropped",
                 count=dropped,
             )
-
-
-def request_origin(request: http.Request) -> ClientOrigin:
-    """Who sent ``request``: through trusted proxies for krait's requests, else the peer."""
-    origin = getattr(request, "origin", None)
-    if origin is not None:
-        found: ClientOrigin = origin()
-        return found
-    address = request.getClientAddress()
-    scheme = "https" if request.isSecure() else "http"
-    return ClientOrigin(
-        getattr(address, "host", None) or "-", getattr(address, "port", None), scheme
-    )
 
 
 def _client_host(request: http.Request) -> str:
