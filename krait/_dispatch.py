@@ -38,8 +38,7 @@ from krait._page_guard import PageGuard, PageLimits
 from krait._page_writer import PageWriter, finish_rendered, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer, PageResult
 from krait._pyml import CompiledTemplate
-from krait._request import RawRequest
-from krait._request_origin import request_origin
+from krait._raw_requests import raw_request
 from krait._routing import CompiledRoute, is_websocket_upgrade, match_route
 from krait._site import SiteConfig
 from krait._static import StaticFiles, finish_without_body
@@ -356,24 +355,3 @@ class RouteHandler:
             if len(self._policies) < 4096:
                 self._policies[(key, dynamic)] = policy
         return policy
-
-
-def raw_request(request: Request, path: str, params: dict[str, str]) -> RawRequest:
-    """What a page thread needs of a twisted.web request to ``path``, still undecoded;
-    ``params`` are the route parameters."""
-    return RawRequest(
-        request.method,
-        path,
-        request.uri,
-        request.clientproto,
-        list(request.requestHeaders.getAllRawHeaders()),
-        request.content,
-        params,
-        _remote(request),
-    )
-
-
-def _remote(request: Request) -> tuple[str | None, int | None, str]:
-    """The client's address, port and scheme (through trusted proxies, for krait's requests)."""
-    found = request_origin(request)
-    return found.address, found.port, found.scheme

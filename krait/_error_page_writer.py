@@ -24,8 +24,8 @@ from krait._errors import BadRequestPath
 from krait._page_guard import PageGuard
 from krait._page_writer import PageWriter, is_answered_or_gone
 from krait._pages import PageJob, PageRenderer
+from krait._raw_requests import raw_request
 from krait._request import RawRequest
-from krait._request_origin import request_origin
 from krait._targets import decode_path, target_path
 from krait._tracebacks import user_traceback
 
@@ -111,14 +111,4 @@ def error_request(request: Request) -> RawRequest:
         path = decode_path(raw_path)
     except BadRequestPath:
         path = raw_path.decode("latin-1")
-    found = request_origin(request)
-    return RawRequest(
-        request.method,
-        path,
-        request.uri,
-        request.clientproto,
-        list(request.requestHeaders.getAllRawHeaders()),
-        request.content,
-        {},
-        (found.address, found.port, found.scheme),
-    )
+    return raw_request(request, path, {})

@@ -33,7 +33,7 @@ from krait._host import host_problem
 from krait._log_writer import LogWriter
 from krait._metrics_tally import RequestTally
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
-from krait._request_origin import request_origin
+from krait._raw_requests import request_origin
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
 

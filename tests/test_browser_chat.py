@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, Server, start_server
+from conftest import CHROMIUM, REPO, Server, start_server
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'"
@@ -32,14 +32,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(REPO / "site_demo", tmp_path_factory.mktemp("browser-chat-logs"))
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server, free_port, start_server, write_site
+from conftest import CHROMIUM, Server, free_port, start_server, write_site
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'"
@@ -96,14 +96,6 @@ def origins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origins]:
     yield Origins(allowed, f"http://127.0.0.1:{other_port}", api)
     api.stop()
     page_server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def call_from(

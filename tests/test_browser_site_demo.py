@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, Server, start_server
+from conftest import CHROMIUM, REPO, Server, start_server
 
 from krait._answers import error_body
 
@@ -62,14 +62,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @dataclass

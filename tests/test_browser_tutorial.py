@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, Server, start_server
+from conftest import CHROMIUM, REPO, Server, start_server
 from doc_sites import sections_of, write_files
 
 sync_api = pytest.importorskip(
@@ -37,14 +37,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(root, tmp_path_factory.mktemp("tutorial-logs"), env=secret)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import pytest
 import requests
 import trustme
 import websocket
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server, free_port, start_server, wait_for_port
+from conftest import CHROMIUM, Server, free_port, start_server, wait_for_port
 from cryptography.hazmat.primitives import serialization
 
 try:
@@ -409,15 +409,6 @@ def test_https_serves_the_certificate_named_in_init_py(compat: CompatServer) -> 
 
 
 # In a browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert sync_api is not None
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
