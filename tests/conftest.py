@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,19 @@ def fetch_in_background(url: str, count: int = 1) -> tuple[list[threading.Thread
     for thread in threads:
         thread.start()
     return threads, answers
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds ran out (its last answer).
+
+    A bound against hangs, never a measurement: a busy machine only makes it poll longer.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())
 
 
 def write_site(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -15,12 +15,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import websocket
-from conftest import RedisServer, Server, start_redis, start_server, write_site
+from conftest import RedisServer, Server, start_redis, start_server, wait_for, write_site
 
 INIT = """\
 import os
@@ -155,15 +155,6 @@ def read_into(ws: websocket.WebSocket, count: int, sizes: list[int]) -> None:
     """Read ``count`` messages, appending each one's size (a reader thread's progress)."""
     for _ in range(count):
         sizes.append(len(ws.recv()))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_a_script_publishes_text_and_binary_to_subscribers_of_both_kinds(server: Server) -> None:

@@ -19,7 +19,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import pytest
 import requests
 import trustme
 import websocket
-from conftest import CHROMIUM, Server, free_port, start_server, wait_for_port
+from conftest import CHROMIUM, Server, free_port, start_server, wait_for, wait_for_port
 from cryptography.hazmat.primitives import serialization
 
 try:
@@ -151,15 +151,6 @@ def origin(request: pytest.FixtureRequest, compat: CompatServer) -> Origin:
     if request.param == "http":
         return Origin(compat.server.url, None)
     return Origin(f"https://127.0.0.1:{compat.https_port}", compat.ca_file)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # Pages, MVC and templates

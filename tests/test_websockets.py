@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import websocket
-from conftest import Server, start_server
+from conftest import Server, start_server, wait_for
 from ws_site import echo_site, marker
 
 KINDS = ["queue", "poll", "event", "async"]
@@ -46,15 +46,6 @@ def close_code(ws: websocket.WebSocket) -> int | None:
         opcode, data = ws.recv_data(control_frame=True)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def raw_upgrade(server: Server, path: str, **changes: str | None) -> tuple[int, str, bool]:

@@ -24,6 +24,7 @@ from conftest import (
     fetch_in_background,
     free_port,
     status_of,
+    wait_for,
     wait_for_port,
     write_site,
 )
@@ -54,15 +55,6 @@ def pids_seen(server: Server, want: int, timeout: float = 30.0) -> set[str]:
         seen.add(fetch(server.url + "/pid"))
         time.sleep(0.01)
     return seen
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def is_running(pid: int) -> bool:
