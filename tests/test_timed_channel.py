@@ -181,6 +181,30 @@ def test_a_request_arms_no_idle_timer_of_its_own_on_a_busy_connection() -> None:
     assert clock.scheduled.count("__timedOut") == 1
 
 
+class CountingWire(Wire):
+    """A transport that counts how often it is asked for its addresses."""
+
+    asked = 0
+
+    def getPeer(self) -> Any:
+        self.asked += 1
+        return super().getPeer()
+
+    def getHost(self) -> Any:
+        self.asked += 1
+        return super().getHost()
+
+
+def test_requests_of_a_connection_share_addresses_asked_of_the_transport_once() -> None:
+    protocol: Any = make_site(Clock()).buildProtocol(ADDRESS)
+    wire = CountingWire()
+    protocol.makeConnection(wire)
+    for _ in range(4):
+        protocol.dataReceived(GET)
+    assert statuses(wire) == [b"200"] * 4
+    assert wire.asked == 2  # the peer and the host, once each
+
+
 class Held(Resource):
     """Answers only when told to."""
 
