@@ -4,7 +4,8 @@ A real ``KraitSite`` is fed pipelined GETs through ``StringTransport`` connectio
 requests each, the page run inline (``PageGuard.run`` replaced: no thread hop), on a
 ``MemoryReactorClock``. Under callgrind the difference between 1,100 and 100 requests,
 divided by 1,000, is the instructions of one request: deterministic, so a cut can be measured
-on a loaded machine. Syscalls (the script's ``stat``) and the hop to the pool are left out.
+on a loaded machine (with a fixed ``PYTHONHASHSEED``: string hashes move the count).
+Syscalls (the script's ``stat``) and the hop to the pool are left out.
 
     python bench/instructions_per_request.py [--site DIR] [--requests N] [--path /hello]
         [--resource]            # run N requests once (what callgrind counts)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import os
 import re
 import subprocess
 import sys
@@ -67,7 +69,9 @@ def counted(arguments: list[str], requests: int) -> int:
     """Instructions callgrind counts for a run of ``requests``."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     command += [__file__, *arguments, "--requests", str(requests)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    # A fixed hash seed: dict and set layouts, and so the count, are the same run after run.
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
         raise SystemExit(done.stderr[-2000:])
