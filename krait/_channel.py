@@ -80,6 +80,23 @@ class KraitChannel(TimedChannel):
             )
         return self._peer_origin
 
+    _peer: Any = None
+    _host: Any = None
+
+    def getPeer(self) -> Any:
+        """The peer's address, asked of the transport once per connection (twisted.web asks
+        for it, and the host's, with each request; a TCP transport builds a new one each time).
+        """
+        if self._peer is None:
+            self._peer = cast(Any, self).transport.getPeer()
+        return self._peer
+
+    def getHost(self) -> Any:
+        """The local address, asked of the transport once per connection."""
+        if self._host is None:
+            self._host = cast(Any, self).transport.getHost()
+        return self._host
+
     def hand_over(self) -> ConnectionSlot | None:
         """Give the connection up to another protocol (HTTP/2, a WebSocket): stop timing its
         requests, and return its connection slot for the new protocol to release."""

@@ -73,6 +73,9 @@ class KraitRoot(Resource):
     """
 
     isLeaf = True
+    renders_every_path = True
+    """Rendered for every request, with no encoder: ``krait._request_process`` skips
+    twisted.web's resource walk for it."""
 
     def __init__(
         self,

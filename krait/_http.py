@@ -34,6 +34,7 @@ from krait._log_writer import LogWriter
 from krait._metrics_tally import RequestTally
 from krait._open_files import ConnectionSlots, default_max_connections, open_file_limit
 from krait._raw_requests import request_origin
+from krait._request_process import process_request
 from krait._timed_channel import BodyClock
 from krait._twisted_compat import log_date_time, reset_h2_stream
 
@@ -199,7 +200,7 @@ class KraitRequest(server.Request):
             self.started_at = metrics.clock()  # and _dispatch sets route_kind (mark_route_kind)
         if self._too_large:
             if self.channel.transport is None:
-                self._answer_too_large_stream()
+                send_refusal(self, 413, refusal_reason(413, self.channel.site.max_body_size))
             return
         problem = host_problem(self.requestHeaders.getRawHeaders(b"host"), self.clientproto)
         if problem is not None:
@@ -215,7 +216,7 @@ class KraitRequest(server.Request):
         if drainer is not None:
             self._drainer = drainer
             drainer.request_started(self, reports_end=True)
-        _SERVER_REQUEST.process(self)
+        process_request(self)
 
     def _handleStar(self) -> None:  # _twisted_compat.OPTIONS_STAR_HOOK
         # twisted.web answers "OPTIONS *" itself, without Allow; krait's root answers it.
@@ -224,9 +225,6 @@ class KraitRequest(server.Request):
             cast(Any, self).render(site.getResourceFor(self))
         except BaseException:
             cast(Any, self).processingFailed(Failure())
-
-    def _answer_too_large_stream(self) -> None:
-        send_refusal(self, 413, refusal_reason(413, self.channel.site.max_body_size))
 
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         # twisted.web announces its version in a Server header; the original Krait sent none,

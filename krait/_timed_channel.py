@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 
 from krait._deadlines import ClientLimits, Verdict, body_verdict, head_verdict
+from krait._twisted_compat import pause_idle_timeout
 
 __all__ = ["CLOSE_GRACE", "BodyClock", "Phase", "TimedChannel"]
 
@@ -85,6 +86,7 @@ class TimedChannel(http.HTTPChannel):
         """Time nothing more: the connection closed, or another protocol took it over."""
         self._phase = Phase.ENDED
         self._cancel()
+        cast(Any, self).setTimeout(None)  # the idle timeout too (it may be paused, not off)
 
     def connectionMade(self) -> None:
         cast(Any, super()).connectionMade()
@@ -111,6 +113,9 @@ class TimedChannel(http.HTTPChannel):
         cast(Any, super()).rawDataReceived(data)
 
     def allHeadersReceived(self) -> None:
+        # The idle timeout waits while the request is answered, its timer kept, not cancelled
+        # and made anew per request.
+        pause_idle_timeout(self)
         _HTTP_CHANNEL.allHeadersReceived(self)
         if self._phase is not Phase.HEAD:
             return
@@ -136,6 +141,11 @@ class TimedChannel(http.HTTPChannel):
             self._answered = True
         _HTTP_CHANNEL.requestDone(self, request)
 
+    def timeoutConnection(self) -> None:
+        if self.timeOut is None:
+            return  # the timer of a paused idle timeout: requestDone arms it again
+        _HTTP_CHANNEL.timeoutConnection(self)
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.stop_timing()
         cast(Any, super()).connectionLost(reason)
@@ -158,8 +168,7 @@ class TimedChannel(http.HTTPChannel):
     def close_within_grace(self) -> None:
         """Stop timing and close the connection; abort it if it is still open
         :data:`CLOSE_GRACE` seconds later (a client that does not let it close)."""
-        self.stop_timing()
-        cast(Any, self).setTimeout(None)  # the idle timeout: this channel's own abort replaces it
+        self.stop_timing()  # the idle timeout too: this channel's own abort replaces it
         cast(Any, self).loseConnection()
         if self._clock is not None:
             self._timer = self._clock.callLater(CLOSE_GRACE, self._abort)

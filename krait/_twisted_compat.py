@@ -57,6 +57,20 @@ SENDFILE_TRANSPORT_NAMES = (
 """What a transport must have for sendfile to write to its socket directly."""
 
 
+def pause_idle_timeout(channel: http.HTTPChannel) -> None:
+    """Pause an HTTP/1.1 channel's idle timeout for the request whose head is in, leaving its
+    timer armed.
+
+    twisted.web cancels the timer here and makes a new one when the answer is done, from the
+    period it kept in ``_savedTimeOut``. Setting that period aside before twisted.web looks
+    (``allHeadersReceived`` pauses only a ``timeOut`` it sees) keeps the same timer, which
+    ``requestDone`` then resets; should it fire meanwhile, the channel's
+    ``timeoutConnection`` sees the pause and ignores it.
+    """
+    if channel.timeOut:
+        channel._savedTimeOut, channel.timeOut = channel.timeOut, None
+
+
 def received_header_size(channel: http.HTTPChannel) -> int:
     """The bytes of request head an HTTP/1.1 channel has read (``_receivedHeaderSize``)."""
     size: int = channel._receivedHeaderSize

@@ -170,6 +170,71 @@ def test_a_request_arms_no_head_timer_of_its_own_on_a_busy_connection() -> None:
     assert clock.scheduled.count("_check_head") == 1
 
 
+def test_a_request_arms_no_idle_timer_of_its_own_on_a_busy_connection() -> None:
+    """The idle timeout waits while each request is answered, on the connection's one timer:
+    none is cancelled and made anew per request."""
+    clock = CountingClock()
+    protocol, wire = connect(make_site(clock))
+    for _ in range(6):
+        protocol.dataReceived(GET)
+    assert statuses(wire) == [b"200"] * 6
+    assert clock.scheduled.count("__timedOut") == 1
+
+
+class CountingWire(Wire):
+    """A transport that counts how often it is asked for its addresses."""
+
+    asked = 0
+
+    def getPeer(self) -> Any:
+        self.asked += 1
+        return super().getPeer()
+
+    def getHost(self) -> Any:
+        self.asked += 1
+        return super().getHost()
+
+
+def test_requests_of_a_connection_share_addresses_asked_of_the_transport_once() -> None:
+    protocol: Any = make_site(Clock()).buildProtocol(ADDRESS)
+    wire = CountingWire()
+    protocol.makeConnection(wire)
+    for _ in range(4):
+        protocol.dataReceived(GET)
+    assert statuses(wire) == [b"200"] * 4
+    assert wire.asked == 2  # the peer and the host, once each
+
+
+class Held(Resource):
+    """Answers only when told to."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[server.Request] = []
+
+    def render(self, request: server.Request) -> int:
+        self.waiting.append(request)
+        return server.NOT_DONE_YET
+
+
+def test_idle_timeout_waits_for_a_slow_answer_then_counts_from_it(clock: Clock) -> None:
+    held = Held()
+    site = KraitSite(held, access_log=None, reactor=clock, client_limits=LIMITS)
+    protocol, wire = connect(site)
+    protocol.dataReceived(GET)
+    clock.advance(200)  # the idle timer fires while the page is being made: no effect
+    assert not wire.disconnecting
+    held.waiting[0].write(b"late")
+    held.waiting[0].finish()
+    clock.advance(59)
+    assert not wire.disconnecting
+    clock.advance(1)
+    assert wire.disconnecting
+    assert statuses(wire) == [b"200"]
+
+
 def test_idle_keep_alive_connection_closes_at_the_keepalive_timeout(
     clock: Clock, site: KraitSite
 ) -> None:

@@ -78,6 +78,26 @@ def test_channel_internals_describe_the_request_head_being_read() -> None:
     channel.connectionLost(Exception("done"))
 
 
+def test_a_paused_idle_timeout_comes_back_on_its_own_timer_when_the_request_is_done() -> None:
+    clock = Clock()
+    channel = http.HTTPChannel()
+    channel.callLater = clock.callLater  # type: ignore[method-assign]
+    channel.timeOut = 60
+    channel.makeConnection(StringTransport())
+    (timer,) = clock.getDelayedCalls()
+    channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    compat.pause_idle_timeout(channel)
+    channel.dataReceived(b"\r\n")  # the head is in: twisted.web finds no timeout to pause
+    assert channel.timeOut is None
+    assert clock.getDelayedCalls() == [timer]
+    clock.advance(10)
+    channel.requests[0].finish()
+    assert channel.timeOut == 60, changed("HTTPChannel._savedTimeOut", "pause_idle_timeout")
+    assert clock.getDelayedCalls() == [timer]
+    assert timer.getTime() == 70
+    channel.connectionLost(Exception("done"))
+
+
 def test_log_date_time_is_the_site_cached_timestamp() -> None:
     site = Site(Resource(), reactor=Clock())
     assert compat.log_date_time(site) is None
