@@ -159,7 +159,15 @@ def test_gauges_show_a_page_in_flight_and_its_busy_thread(
 ) -> None:
     server, metrics = start(serve, site, "--threads", "4")
     threads, answers = fetch_in_background(server.url + "/slow?s=5")
-    busy = scrape_until(metrics, lambda s: gauge(s, "krait_page_pool_busy_threads") == 1)
+    # A thread just started for the page counts as busy a moment before it takes the job
+    # off the queue: wait for the page to be running, not merely submitted.
+    busy = scrape_until(
+        metrics,
+        lambda s: (
+            gauge(s, "krait_page_pool_busy_threads") == 1
+            and gauge(s, "krait_page_pool_queue_depth") == 0
+        ),
+    )
     assert gauge(busy, "krait_requests_in_flight") == 1
     assert gauge(busy, "krait_open_connections") >= 1
     assert gauge(busy, "krait_page_pool_threads") == 4
