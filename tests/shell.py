@@ -5,6 +5,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from twisted.web import server
+from twisted.web.resource import Resource
 from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyChannel
 
@@ -35,3 +37,17 @@ def header(request: Request, name: bytes) -> bytes | None:
     """The (last) value of one response header, or None."""
     values = request.responseHeaders.getRawHeaders(name)
     return values[-1] if values else None
+
+
+class Held(Resource):
+    """A leaf that answers only when the test says so: its requests wait in ``waiting``."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[server.Request] = []
+
+    def render(self, request: server.Request) -> int:
+        self.waiting.append(request)
+        return server.NOT_DONE_YET

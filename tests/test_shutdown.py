@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import Server, fetch_in_background, status_of, write_site
+from shell import Held
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
-from twisted.web import server
-from twisted.web.resource import Resource
 
 from krait._drain import Drainer
 from krait._http import KraitSite
@@ -207,20 +206,6 @@ def test_idle_connections_get_a_grace_for_a_request_on_its_way_then_close() -> N
     assert fresh.transport.disconnected
     clock.advance(0.05)
     assert done.called
-
-
-class Held(Resource):
-    """A leaf that answers only when the test says so."""
-
-    isLeaf = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.waiting: list[server.Request] = []
-
-    def render(self, request: server.Request) -> int:
-        self.waiting.append(request)
-        return server.NOT_DONE_YET
 
 
 def held_site(clock: Clock) -> tuple[KraitSite, Held, Drainer]:

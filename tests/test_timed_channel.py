@@ -15,6 +15,7 @@ import h2.events
 import pytest
 from h2.errors import ErrorCodes
 from hyperframe.frame import ContinuationFrame, HeadersFrame
+from shell import Held
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
@@ -203,20 +204,6 @@ def test_requests_of_a_connection_share_addresses_asked_of_the_transport_once() 
         protocol.dataReceived(GET)
     assert statuses(wire) == [b"200"] * 4
     assert wire.asked == 2  # the peer and the host, once each
-
-
-class Held(Resource):
-    """Answers only when told to."""
-
-    isLeaf = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.waiting: list[server.Request] = []
-
-    def render(self, request: server.Request) -> int:
-        self.waiting.append(request)
-        return server.NOT_DONE_YET
 
 
 def test_idle_timeout_waits_for_a_slow_answer_then_counts_from_it(clock: Clock) -> None:
