@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,22 @@ def fetch_in_background(url: str, count: int = 1) -> tuple[list[threading.Thread
     for thread in threads:
         thread.start()
     return threads, answers
+
+
+def fetch(server: Server, path: str, method: str = "GET", **headers: str) -> HTTPResponse:
+    """One request on a connection of its own (``Accept_Encoding="br"`` sends
+    ``Accept-Encoding``); the answer, its body already read (see :func:`body`)."""
+    connection = HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
+    answer = connection.getresponse()
+    answer.body = answer.read()  # type: ignore[attr-defined]
+    connection.close()
+    return answer
+
+
+def body(answer: HTTPResponse) -> bytes:
+    """The body :func:`fetch` read."""
+    return answer.body  # type: ignore[attr-defined,no-any-return]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:

@@ -11,12 +11,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 
 import brotli
 import pytest
-from conftest import Server, start_server, write_site
+from conftest import Server, body, fetch, start_server, write_site
 
 MTIME = 1_600_000_000
 CSS = ("".join(f".rule{i} {{ color: #{i:06x}; margin: {i}px }}\n" for i in range(400))).encode()
@@ -59,19 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(root, tmp_path_factory.mktemp("logs"))
     yield running
     running.stop()
-
-
-def fetch(server: Server, path: str, method: str = "GET", **headers: str) -> HTTPResponse:
-    connection = HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
-    answer = connection.getresponse()
-    answer.body = answer.read()  # type: ignore[attr-defined]
-    connection.close()
-    return answer
-
-
-def body(answer: HTTPResponse) -> bytes:
-    return answer.body  # type: ignore[attr-defined,no-any-return]
 
 
 def test_a_browser_offer_gets_brotli_for_a_css_file(server: Server) -> None:
