@@ -176,10 +176,24 @@ def worker_holding(server: Server, client: websocket.WebSocket) -> int:
     assert inode is not None, f"no server socket for client port {client_port}"
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     for pid in children.read_text().split():
-        fds = Path(f"/proc/{pid}/fd")
-        if any(os.readlink(fd) == f"socket:[{inode}]" for fd in fds.iterdir()):
+        if f"socket:[{inode}]" in open_files(int(pid)):
             return int(pid)
     raise AssertionError(f"no worker holds socket {inode}")
+
+
+def open_files(pid: int) -> set[str]:
+    """What process ``pid``'s file descriptors point at, skipping any closed while listed.
+
+    A worker opens and closes descriptors all the time (its Redis connection, other clients),
+    so one listed by ``/proc/<pid>/fd`` may be gone a moment later.
+    """
+    targets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.add(os.readlink(fd))
+        except FileNotFoundError:
+            continue
+    return targets
 
 
 @pytest.mark.parametrize("named_by", ["--pubsub-url", "KRAIT_DEMO_PUBSUB_URL"])
