@@ -245,6 +245,19 @@ def write_site(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the servers the tests start see SIGINT, even when pytest itself ignores it.
+
+    A command started in the background by a shell without job control (``cmd &`` in a
+    script, as CI runners and ``nohup`` wrappers do) inherits SIGINT ignored, and so does every
+    process it starts; Python then installs no SIGINT handler and neither does Twisted, so a
+    server under test would not drain on SIGINT and the shutdown tests would wait for nothing.
+    Restoring Python's handler here makes the children start with the default disposition.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _is_trial_case(item: pytest.Item) -> bool:
     from twisted.trial.unittest import TestCase
 
