@@ -9,9 +9,11 @@ and an MVC page that render the same 20-row list as Jinja2 on a plain Resource, 
   on a shared machine, with CPU efficiencies (the anchor's CPU per request over krait's);
 - 100 MiB fetched by four clients at once: MB/s and the server's RSS before and after;
 - open-loop latency (``open_loop.py``) at 25%, 50% and 90% of each server's own peak;
-- WebSocket round trips beside Autobahn, by ``bench_websockets.py`` (``--websockets``).
+- WebSocket round trips beside Autobahn, by ``bench_websockets.py`` (``--websockets``);
+- last, issue 12's goals: each one's value in every round, the median, and whether the
+  median meets the goal.
 
-    python bench/bench_all.py [--seconds 5] [--rounds 2] [--connections 32] [--websockets]
+    python bench/bench_all.py [--seconds 5] [--rounds 3] [--connections 32] [--websockets]
 
 The machine is shared and has two cores: read the ratios of one round, compare the rounds
 to see the noise. Needs wrk and curl; Klein and Jinja2 from the dev dependencies; nginx
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -253,11 +256,80 @@ def print_throughput(servers: list[Server]) -> None:
             print(f"{title:<34} {rounds}   best {max(values):.2f}")
 
 
-def measure_large(root: Path, logs: Path) -> None:
-    """100 MiB to four clients at once: MB/s and RSS, krait beside nginx."""
+GOALS = [
+    # (what, the row of RATIOS, "cpu", "rps" or "p99", the goal)
+    ("hello .py (log), CPU efficiency vs Resource", "hello .py (log) / Resource", "cpu", 0.8),
+    ("hello .py (log), req/s vs Resource", "hello .py (log) / Resource", "rps", 0.8),
+    ("hello .py (no log), CPU efficiency vs Resource", "hello .py (no log) / Resource", "cpu", 0.9),
+    ("hello .py (no log), req/s vs Resource", "hello .py (no log) / Resource", "rps", 0.9),
+    ("hello .py p99 at saturation vs Resource", "hello .py (no log) / Resource", "p99", 2.0),
+    ("hello .py (log), req/s vs Klein", "hello .py (log) / Klein", "rps", 1.5),
+    ("static 1 KiB, req/s vs Resource hello", "static 1 KiB / Resource hello", "rps", 0.75),
+    (
+        "static 1 KiB, CPU efficiency vs Resource hello",
+        "static 1 KiB / Resource hello",
+        "cpu",
+        0.75,
+    ),
+]
+"""Issue 12's goals, read from the rounds: a p99 goal is a most, the others a least."""
+
+
+def round_ratios(servers: list[Server], title: str, kind: str) -> list[float]:
+    """One ratio per round for the row ``title`` of :data:`RATIOS`: req/s, CPU efficiency
+    (the anchor's CPU per request over ours) or p99 (ours over the anchor's)."""
+    by_name = {server.name: server for server in servers}
+    for row_title, (name, label), (anchor_name, anchor_label) in RATIOS:
+        if row_title != title or anchor_name not in by_name:
+            continue
+        ours, theirs = by_name[name], by_name[anchor_name]
+        if label not in ours.results or anchor_label not in theirs.results:
+            return []
+        if kind == "cpu":
+            pairs = zip(ours.cpu_us[label], theirs.cpu_us[anchor_label], strict=True)
+            return [b / a for a, b in pairs if a and b]
+        runs = zip(ours.results[label], theirs.results[anchor_label], strict=True)
+        if kind == "p99":
+            return [a.p99_ms / b.p99_ms for a, b in runs]
+        return [a.rps / b.rps for a, b in runs]
+    return []
+
+
+def print_goals(servers: list[Server], large: tuple[float, float] | None) -> None:
+    """Each goal of issue 12 beside its value in every round, the median, and whether the
+    median meets it."""
+    print(f"\n{'goal (issue 12)':<48} {'rounds':<16} {'median':>7} {'goal':>7}  met")
+    for what, title, kind, goal in GOALS:
+        values = round_ratios(servers, title, kind)
+        if not values:
+            continue
+        middle = statistics.median(values)
+        met = middle <= goal if kind == "p99" else middle >= goal
+        rounds = " ".join(f"{value:.2f}" for value in values)
+        sign = "<=" if kind == "p99" else ">="
+        print(
+            f"{what:<48} {rounds:<16} {middle:>7.2f} {sign}{goal:>5.2f}  {'yes' if met else 'no'}"
+        )
+    if large is not None:
+        ratio, growth = large
+        met = ratio >= 0.95 and growth < 5
+        print(
+            f"{'100 MiB x4, MB/s vs nginx (RSS growth MiB)':<48} "
+            f"{f'{ratio:.2f} ({growth:+.1f})':<16} {ratio:>7.2f} >={0.95:>5.2f}  "
+            f"{'yes' if met else 'no'}"
+        )
+
+
+def measure_large(root: Path, logs: Path) -> tuple[float, float] | None:
+    """100 MiB to four clients at once: MB/s and RSS, krait beside nginx.
+
+    Returns:
+        krait's MB/s over nginx's and krait's RSS growth in MiB, or None without nginx.
+    """
     size = (root / "large.bin").stat().st_size
     print(f"\n{'server':<24} {'100 MiB x4 MB/s':>16} {'RSS MiB before -> after':>26}")
     rates = {}
+    growth = 0.0
     for name, start in (("krait", krait("--no-access-log")), ("nginx", start_nginx)):
         port = free_port()
         proc = start(root, logs, port)
@@ -271,8 +343,12 @@ def measure_large(root: Path, logs: Path) -> None:
         finally:
             stop_process(proc)
         print(f"{name:<24} {rates[name]:>16.0f} {before:>13.1f} -> {after:<9.1f}")
-    if len(rates) == 2:
-        print(f"krait / nginx: {rates['krait'] / rates['nginx']:.2f}")
+        if name == "krait":
+            growth = after - before
+    if len(rates) != 2:
+        return None
+    print(f"krait / nginx: {rates['krait'] / rates['nginx']:.2f}")
+    return rates["krait"] / rates["nginx"], growth
 
 
 def measure_latency(
@@ -306,7 +382,7 @@ def main() -> None:
     """Parses the command line, runs every part and prints the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="timed seconds per page")
-    parser.add_argument("--rounds", type=int, default=2, help="throughput rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--websockets", action="store_true", help="run bench_websockets.py too")
     args = parser.parse_args()
@@ -325,8 +401,9 @@ def main() -> None:
             f"clients on CPU 1; {args.rounds} rounds"
         )
         print_throughput(SERVERS)
-        measure_large(root, logs)
+        large = measure_large(root, logs)
         measure_latency(SERVERS, root, logs, args)
+        print_goals(SERVERS, large)
     if args.websockets:
         print()
         subprocess.run([sys.executable, str(BENCH / "bench_websockets.py")], check=False)
