@@ -197,3 +197,9 @@ def writes_plainly(request: Request) -> bool:
     (``_encoder``, an ``EncodingResourceWrapper``'s), and it is not a GET rendered for a HEAD
     (``_inFakeHead``)."""
     return not (request._disconnected or request._encoder is not None or request._inFakeHead)
+
+
+def clean_up_finished(request: Request) -> None:
+    """What twisted.web's ``Request.finish`` does last (``_cleanup``): hand the channel on
+    (``requestDone``), drop the body, fire the ``notifyFinish`` Deferreds."""
+    request._cleanup()

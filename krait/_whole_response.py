@@ -8,9 +8,10 @@ For the common answer of a page (HTTP/1.x, a complete body, no producer, nothing
 above) all those decisions are known in advance: :func:`send_whole` joins the status line,
 the table as it stands and the body into one ``bytes`` and writes it once. The bytes are
 those twisted.web would send (``tests/test_whole_response.py`` compares the two), and the
-request is ended by twisted.web's own ``finish`` (access log, ``notifyFinish``, keep-alive or
-close, the next pipelined request). Anything else, HTTP/2 streams among it, is left to
-twisted.web: the caller writes as usual when :func:`send_whole` returns False.
+request is ended as twisted.web's ``finish`` ends it (``finish_written``: access
+log, ``notifyFinish``, keep-alive or close, the next pipelined request). Anything else,
+HTTP/2 streams among it, is left to twisted.web: the caller writes as usual when
+:func:`send_whole` returns False.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 from twisted.web.http import NO_BODY_CODES, HTTPChannel
 from twisted.web.server import Request
 
-from krait._twisted_compat import header_table, writes_plainly
+from krait._http import KraitRequest
+from krait._twisted_compat import clean_up_finished, header_table, writes_plainly
 
-__all__ = ["head_parts", "send_whole", "status_line"]
+__all__ = ["finish_written", "head_parts", "send_whole", "status_line"]
 
 JOIN_LIMIT = 64 * 1024
 """Bodies up to this size are joined to the head: one write; larger ones go beside it, not
@@ -57,15 +59,17 @@ def send_whole(request: Request, body: bytes) -> bool:
     """Send ``request``'s head (its code and header table) and ``body``, and finish it.
 
     Returns False, having sent nothing, when the answer needs twisted.web's own write: a
-    channel other than HTTP/1.x, a write already begun, a producer, a content encoder, a
-    disconnected client, cookies, ``lastModified`` or ``etag`` set on the request, a missing
-    Content-Type twisted.web would supply, or no Content-Length where it would chunk.
+    request other than a ``KraitRequest``, a channel other than HTTP/1.x, a write already
+    begun, a producer, a content encoder, a disconnected client, cookies, ``lastModified``
+    or ``etag`` set on the request, a missing Content-Type twisted.web would supply, or no
+    Content-Length where it would chunk.
     KraitRequest's ``head_hook`` runs first, as before any first write.
     """
     req: Any = request
     channel = req.channel
     if (
-        not isinstance(channel, HTTPChannel)
+        not isinstance(request, KraitRequest)
+        or not isinstance(channel, HTTPChannel)
         or req.startedWriting
         or req.producer is not None
         or req.cookies
@@ -74,9 +78,9 @@ def send_whole(request: Request, body: bytes) -> bool:
         or not writes_plainly(request)
     ):
         return False
-    hook = getattr(req, "head_hook", None)
+    hook = request.head_hook
     if hook is not None:
-        req.head_hook = None
+        request.head_hook = None
         hook(request)
     table = header_table(req.responseHeaders)
     code: int = req.code
@@ -98,5 +102,23 @@ def send_whole(request: Request, body: bytes) -> bool:
             transport.write(b"".join(parts))
     else:
         transport.write(b"".join(parts))
-    request.finish()
+    finish_written(request)
     return True
+
+
+def finish_written(request: KraitRequest) -> None:
+    """Finish a request whose whole answer the transport already has.
+
+    What twisted.web's ``finish`` (and ``KraitRequest.finish``) do when nothing is left to
+    write, no chunked body to end and no encoder to flush: log the request (access log,
+    metrics), mark it finished, clean it up (the channel's ``requestDone``: keep-alive or
+    close, the next pipelined request; ``notifyFinish``), then tell the drainer.
+    """
+    req: Any = request
+    factory = getattr(req.channel, "factory", None)
+    if factory is not None:
+        factory.log(request)
+    req.finished = 1
+    if not req.queued:
+        clean_up_finished(request)
+    request.report_end()

@@ -249,3 +249,16 @@ def test_writes_plainly_sees_a_lost_client_an_encoder_and_a_fake_head() -> None:
     fake_head = Request(DummyChannel())
     fake_head._inFakeHead = True
     assert not any(map(compat.writes_plainly, (lost, encoded, fake_head)))
+
+
+def test_clean_up_finished_hands_the_channel_on_and_fires_notify_finish() -> None:
+    assert hasattr(Request, "_cleanup"), changed("Request._cleanup", "clean_up_finished")
+    channel = DummyChannel()
+    done: list[Request] = []
+    channel.requestDone = done.append  # type: ignore[method-assign]
+    request = Request(channel)
+    notified: list[object] = []
+    request.notifyFinish().addCallback(notified.append)
+    compat.clean_up_finished(request)
+    assert done == [request]
+    assert notified == [None]

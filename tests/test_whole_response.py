@@ -26,6 +26,7 @@ from twisted.web import http, server
 import krait._page_writer as page_writer
 from krait._context import RequestState
 from krait._cross_origin import Prepared, add_prepared, on_head
+from krait._drain import Drainer
 from krait._http import KraitSite
 from krait._metrics_tally import RequestTally
 from krait._page_writer import PageWriter
@@ -47,7 +48,8 @@ class LoggedSite(KraitSite):
     """A site that remembers what it logged of each finished request."""
 
     def __init__(self, root: Held) -> None:
-        super().__init__(root, access_log=None, reactor=Clock())
+        clock = Clock()
+        super().__init__(root, access_log=None, reactor=clock, drainer=Drainer(clock))
         self.logged: list[tuple[bytes, int, int]] = []
         self.metrics = RequestTally()
 
@@ -64,6 +66,7 @@ class Exchange:
     logged: list[tuple[bytes, int, int]]
     counted: dict[tuple[int, str], int]
     closed: bool
+    in_flight: int
     notified: list[object] = field(default_factory=list)
     fast: list[bool] = field(default_factory=list)
 
@@ -100,6 +103,7 @@ def exchange(
         for result in pages:
             request = root.waiting.pop(0)
             request.notifyFinish().addBoth(notified.append)
+            assert cast(Drainer, site.drainer).in_flight == 1
             if before_write is not None:
                 before_write(request)
             writer.write_page(result, request, JOB, policy)
@@ -109,6 +113,7 @@ def exchange(
         site.logged,
         dict(cast(RequestTally, site.metrics).requests),
         transport.disconnecting,
+        cast(Drainer, site.drainer).in_flight,
         notified,
         taken,
     )
@@ -126,6 +131,7 @@ def assert_same(data: bytes, pages: list[PageResult], **options: Any) -> Exchang
     assert fast.logged == slow.logged
     assert fast.counted == slow.counted
     assert fast.closed == slow.closed
+    assert fast.in_flight == slow.in_flight == 0
     assert fast.notified == slow.notified == [None] * len(pages)
     return fast
 
