@@ -27,8 +27,8 @@ from krait._twisted_compat import clean_up_finished, header_table, writes_plainl
 __all__ = ["finish_written", "head_parts", "send_whole", "status_line"]
 
 JOIN_LIMIT = 64 * 1024
-"""Bodies up to this size are joined to the head: one write; larger ones go beside it, not
-copied (the transport joins its buffer when it sends anyway)."""
+"""Bodies up to this size are joined to the head: one write; a larger one is written after
+it, as twisted.web writes it, not copied once more (a TLS transport would join a sequence)."""
 
 _status_lines: dict[tuple[bytes, int, bytes], bytes] = {}
 
@@ -96,7 +96,8 @@ def send_whole(request: Request, body: bytes) -> bool:
     if sends_body and body and req.method != b"HEAD":
         req.sentLength += len(body)
         if len(body) > JOIN_LIMIT:
-            transport.writeSequence((b"".join(parts), body))
+            transport.write(b"".join(parts))
+            transport.write(body)
         else:
             parts.append(body)
             transport.write(b"".join(parts))
