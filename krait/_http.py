@@ -142,16 +142,17 @@ class KraitRequest(server.Request):
     def connectionLost(self, reason: Failure) -> None:
         self._stop_body_clock()
         cast(Any, super()).connectionLost(reason)
-        self._report_end()
+        self.report_end()
 
     def finish(self) -> None:
         _SERVER_REQUEST.finish(self)
-        self._report_end()
+        self.report_end()
 
     _drainer: Drainer | None = None
 
-    def _report_end(self) -> None:
-        """Tell the drainer this request needs nothing more (see ``Drainer.request_started``)."""
+    def report_end(self) -> None:
+        """Tell the drainer this request needs nothing more (see ``Drainer.request_started``):
+        on ``finish``, a lost connection, or ``send_whole``'s own finish."""
         drainer, self._drainer = self._drainer, None
         if drainer is not None:
             drainer.request_ended(self)

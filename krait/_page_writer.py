@@ -25,7 +25,13 @@ from krait._answers import (
 from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
-from krait._twisted_compat import is_abandoned, is_disconnected
+from krait._twisted_compat import (
+    header_table,
+    is_abandoned,
+    is_disconnected,
+    prepared_headers,
+)
+from krait._whole_response import send_whole
 from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
 from krait._ws.upgrade import accept_upgrade
@@ -37,6 +43,28 @@ FRAMING_HEADERS = frozenset(
     {"cache-control", "content-length", "transfer-encoding", "connection", "keep-alive"}
 )
 """Headers a page may not set: krait sets them (Cache-Control from the config lists)."""
+
+
+_header_names: dict[str, bytes] = {}
+
+
+def header_name(name: str) -> bytes:
+    """``name`` as twisted.web's header table keys it (canonical case; a name that is no
+    HTTP token raises ``InvalidHeaderName``, as ``addRawHeader`` does); remembered."""
+    encoded = _header_names.get(name)
+    if encoded is None:
+        encoded = prepared_headers([(name.encode("iso-8859-1"), b"")])[0][0]
+        if len(_header_names) < 4096:
+            _header_names[name] = encoded
+    return encoded
+
+
+def header_value(value: str | bytes) -> bytes:
+    """``value`` as twisted.web's header table stores it: UTF-8, line breaks made spaces."""
+    encoded = value.encode("utf-8") if isinstance(value, str) else value
+    if b"\n" in encoded or b"\r" in encoded:
+        encoded = b" ".join(encoded.splitlines())
+    return encoded
 
 
 def is_answered_or_gone(request: Request) -> bool:
@@ -95,9 +123,10 @@ class PageWriter:
         if is_answered_or_gone(request):
             return
         request.setResponseCode(result.status, reason_phrase(result.status))
-        # Straight into the header table: request.setHeader costs a call per header, and on
-        # a small page that shows.
-        out = request.responseHeaders
+        # Straight into the header table, names encoded once per site: setRawHeaders and
+        # addRawHeader cost a name encoding and a value check per call, and on a small page
+        # that shows. The table ends up as those calls would leave it.
+        table = header_table(request.responseHeaders)
         has_type = False
         for name, value in result.headers:
             lower = name.lower()
@@ -109,19 +138,20 @@ class PageWriter:
                 continue
             if lower == "content-type":
                 has_type = True
-            out.addRawHeader(name, value)
+            table.setdefault(header_name(name), []).append(header_value(value))
         if not has_type:
-            out.setRawHeaders(
-                b"content-type", [default_content_type(job.base_filename, result.state)]
-            )
-        out.setRawHeaders(b"cache-control", [result.cache_control(cache_control)])
+            table[b"Content-Type"] = [
+                header_value(default_content_type(job.base_filename, result.state))
+            ]
+        table[b"Cache-Control"] = [header_value(result.cache_control(cache_control))]
         body = result.body
         if isinstance(body, bytes):
             if result.status not in NO_BODY_STATUSES:
-                out.setRawHeaders(b"content-length", [b"%d" % len(body)])
+                table[b"Content-Length"] = [b"%d" % len(body)]
+            if not send_whole(request, body):
                 if body:
                     request.write(body)
-            request.finish()
+                request.finish()
             return
         if result.status in NO_BODY_STATUSES or request.method == b"HEAD":
             # RFC 9110 §6.4.1: no body, and no Content-Length for a 204 (nor a made-up one for

@@ -182,3 +182,24 @@ def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...
     table: dict[bytes, list[bytes]] = headers._rawHeaders
     for name, value in pairs:
         table[name] = [value]
+
+
+def header_table(headers: Headers) -> dict[bytes, list[bytes]]:
+    """The table ``Headers`` keeps (``_rawHeaders``): canonical name to values, the names in
+    the order first set, which is the order twisted.web writes them in."""
+    table: dict[bytes, list[bytes]] = headers._rawHeaders
+    return table
+
+
+def writes_plainly(request: Request) -> bool:
+    """Whether twisted.web's ``Request.write`` would send ``request``'s body as given: the
+    client is connected (``_disconnected``), no content encoder wraps the body
+    (``_encoder``, an ``EncodingResourceWrapper``'s), and it is not a GET rendered for a HEAD
+    (``_inFakeHead``)."""
+    return not (request._disconnected or request._encoder is not None or request._inFakeHead)
+
+
+def clean_up_finished(request: Request) -> None:
+    """What twisted.web's ``Request.finish`` does last (``_cleanup``): hand the channel on
+    (``requestDone``), drop the body, fire the ``notifyFinish`` Deferreds."""
+    request._cleanup()

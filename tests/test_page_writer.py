@@ -9,10 +9,12 @@ import pytest
 from shell import header, make_request, wire
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers, InvalidHeaderName
 
 from krait._context import RequestState
-from krait._page_writer import PageWriter, finish_rendered
+from krait._page_writer import PageWriter, finish_rendered, header_name, header_value
 from krait._pages import PageJob, PageResult, default_content_type
+from krait._twisted_compat import header_table
 from krait._workers import WorkerPool
 
 JOB = PageJob(kind="template", base_filename="page.html")
@@ -123,3 +125,24 @@ def test_a_controller_page_is_typed_by_its_view_unless_it_sets_a_type(
 ) -> None:
     state = RequestState(view=view, content_type=set_type)
     assert default_content_type(base_filename, state) == expected
+
+
+@pytest.mark.parametrize("name", ["x-a", "ETAG", "www-authenticate", "content-md5", "Dnt", "X-B"])
+def test_page_header_names_are_keyed_as_twisted_web_keys_them(name: str) -> None:
+    headers = Headers()
+    headers.addRawHeader(name, "v")
+    assert list(header_table(headers)) == [header_name(name)]
+
+
+def test_a_page_header_name_twisted_web_refuses_is_refused_alike() -> None:
+    with pytest.raises(InvalidHeaderName):
+        Headers().addRawHeader("X A", "v")
+    with pytest.raises(InvalidHeaderName):
+        header_name("X A")
+
+
+@pytest.mark.parametrize("value", ["plain", "", "Zoë", "one\r\ntwo", "a\rb\nc\r\n", "\n", b"x\ny"])
+def test_page_header_values_are_stored_as_twisted_web_stores_them(value: str | bytes) -> None:
+    headers = Headers()
+    headers.addRawHeader(b"x-a", value)
+    assert header_table(headers)[b"X-A"] == [header_value(value)]

@@ -225,3 +225,40 @@ def test_prepared_headers_go_straight_into_the_table_under_their_canonical_names
     assert headers.getRawHeaders(b"date") == [b"today"]
     headers.addRawHeader(b"content-length", b"6")  # a copy: the prepared pairs stay as they are
     assert pairs[0] == (b"Content-Length", b"5")
+
+
+def test_header_table_is_the_headers_own_table_in_the_order_names_were_set() -> None:
+    assert hasattr(Headers(), "_rawHeaders"), changed("Headers._rawHeaders", "header_table")
+    headers = Headers()
+    headers.setRawHeaders(b"date", [b"today"])
+    headers.addRawHeader(b"x-a", b"1")
+    table = compat.header_table(headers)
+    assert table == {b"Date": [b"today"], b"X-A": [b"1"]}
+    table[b"Content-Length"] = [b"5"]
+    assert list(headers.getAllRawHeaders())[-1] == (b"Content-Length", [b"5"])
+
+
+def test_writes_plainly_sees_a_lost_client_an_encoder_and_a_fake_head() -> None:
+    for name in ("_disconnected", "_encoder", "_inFakeHead"):
+        assert hasattr(Request(DummyChannel()), name), changed(f"Request.{name}", "writes_plainly")
+    assert compat.writes_plainly(Request(DummyChannel()))
+    lost = Request(DummyChannel())
+    lost.connectionLost(Exception("client left"))
+    encoded = Request(DummyChannel())
+    encoded._encoder = object()
+    fake_head = Request(DummyChannel())
+    fake_head._inFakeHead = True
+    assert not any(map(compat.writes_plainly, (lost, encoded, fake_head)))
+
+
+def test_clean_up_finished_hands_the_channel_on_and_fires_notify_finish() -> None:
+    assert hasattr(Request, "_cleanup"), changed("Request._cleanup", "clean_up_finished")
+    channel = DummyChannel()
+    done: list[Request] = []
+    channel.requestDone = done.append  # type: ignore[method-assign]
+    request = Request(channel)
+    notified: list[object] = []
+    request.notifyFinish().addCallback(notified.append)
+    compat.clean_up_finished(request)
+    assert done == [request]
+    assert notified == [None]
