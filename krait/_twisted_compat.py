@@ -182,3 +182,43 @@ def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...
     table: dict[bytes, list[bytes]] = headers._rawHeaders
     for name, value in pairs:
         table[name] = [value]
+
+
+HEAD_READER_STATE = (
+    "line_mode",
+    "paused",
+    "_buffer",
+    "_busyReceiving",
+    "_handlingRequest",
+    "_HTTPChannel__first_line",
+    "_receivedHeaderSize",
+    "_receivedHeaderCount",
+    "persistent",
+    "maxHeaders",
+)
+"""What ``KraitChannel`` reads and sets of an HTTP/1.1 channel's line reader (``LineReceiver``
+and ``HTTPChannel``) to read a whole request head in one pass: its mode and buffer, whether it
+waits for a request line, the head's size and field count. It sets ``_command``, ``_path``
+and ``_version`` as ``HTTPChannel`` does once a request line is parsed."""
+
+
+def reads_heads_whole(channel: http.HTTPChannel) -> bool:
+    """Whether ``channel`` (a new one) has every name of :data:`HEAD_READER_STATE`."""
+    return all(hasattr(channel, name) for name in HEAD_READER_STATE)
+
+
+def header_table(headers: Headers) -> dict[bytes, list[bytes]]:
+    """The table a ``Headers`` keeps (``_rawHeaders``): canonical names, their values.
+
+    Filled straight, with names from :func:`canonical_header_name` and values twisted.web
+    would accept (no CR, LF or NUL), it holds what ``addRawHeader`` would have put in."""
+    table: dict[bytes, list[bytes]] = headers._rawHeaders
+    return table
+
+
+def canonical_header_name(name: bytes) -> bytes:
+    """The name ``Headers`` files a header field under (``Content-Type`` for
+    ``content-type``); ``name`` must be a token. Through the public API: for cache misses."""
+    headers = Headers()
+    headers.addRawHeader(name, b"")
+    return next(headers.getAllRawHeaders())[0]
