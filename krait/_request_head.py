@@ -4,7 +4,8 @@ twisted.web reads a request head a line at a time, a few Python calls per line.
 :func:`read_head` takes the bytes a channel holds and, when they start with a complete head
 that the line reader would accept as it is, returns its request line and header fields at
 once. It is only a shortcut: whatever it is unsure of (a partial head, anything malformed or
-oversized, obsolete line folding, a bare CR or LF, a NUL) it leaves to the line reader,
+oversized, obsolete line folding, a bare CR or LF, a NUL, a value ending in whitespace, rare
+from real clients) it leaves to the line reader,
 returning None, so that every refusal keeps the line reader's answer.
 """
 
@@ -17,15 +18,12 @@ __all__ = ["RequestHead", "read_head"]
 
 _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 
-# A request line (RFC 9112 §3: method SP request-target SP HTTP-version) and header lines
-# (§5: field-name ":" field-value), each after a CRLF. A target is printable ASCII; a field
-# value anything but NUL, CR and LF; so a bare CR or LF, a NUL, a line folded onto the
-# previous one (it starts with a space) or a name that is not a token makes no match.
-_HEAD = re.compile(
-    rb"(%s+) ([\x21-\x7e]+) (HTTP/1\.[01])(?:\r\n%s+:[^\r\n\x00]*)*" % (_TCHAR, _TCHAR)
-)
-_FIELD = re.compile(rb"\r\n([^:]+):[ \t]*([^\r]*)")
-_OWS = b" \t"
+# RFC 9112 §3: method SP request-target SP HTTP-version; a target of printable ASCII.
+_REQUEST_LINE = re.compile(rb"(%s+) ([!-~]+) (HTTP/1\.[01])(?=\r\n|\Z)" % _TCHAR)
+# RFC 9112 §5: field-name ":" OWS field-value OWS, a whole line. A value holding a NUL, a bare
+# CR or LF, or ending in whitespace (possessive *+: no giving back to dodge the look-behind)
+# makes no match, and neither does a line folded onto the one before (it starts with a space).
+_FIELD = re.compile(rb"\r\n(%s+):[ \t]*([^\r\n\x00]*+)(?<![ \t])(?=\r\n|\Z)" % _TCHAR)
 
 
 class RequestHead(NamedTuple):
@@ -35,7 +33,7 @@ class RequestHead(NamedTuple):
     target: bytes
     version: bytes
     fields: list[tuple[bytes, bytes]]
-    """The header fields in order: names as sent, values without surrounding whitespace."""
+    """The header fields in order: names as sent, values without the whitespace before them."""
     size: int
     """The bytes of its lines, without their line ends (what ``totalHeadersSize`` limits)."""
     end: int
@@ -56,21 +54,24 @@ def read_head(data: bytes, max_line: int, max_size: int, max_fields: int) -> Req
         ``max_line``, the lines together within ``max_size``, the fields at most
         ``max_fields``, and it is well formed: an HTTP/1.0 or HTTP/1.1 request line, its
         method a token and its target printable ASCII, then fields whose names are tokens
-        and whose values hold no NUL, CR or LF. None otherwise.
+        and whose values hold no NUL, CR or LF and do not end in whitespace. None otherwise.
     """
     # No head within the limits is longer than this: its lines, a CRLF after each, a blank one.
     end = data.find(b"\r\n\r\n", 0, max_size + 2 * max_fields + 4)
     if end < 0:
         return None
     head = data[:end]
-    line_ends = head.count(b"\r\n")
-    size = end - 2 * line_ends
-    if line_ends > max_fields or size > max_size:
+    request_line = _REQUEST_LINE.match(head)
+    if request_line is None:
+        return None
+    fields: list[tuple[bytes, bytes]] = _FIELD.findall(head, request_line.end())
+    count = len(fields)
+    size = end - 2 * count
+    # Each match is a whole line after a CRLF: as many as there are CRLFs, every line matched.
+    if count > max_fields or size > max_size or head.count(b"\r\n") != count:
         return None
     if end > max_line and max(map(len, head.split(b"\r\n"))) > max_line:
         return None
-    found = _HEAD.fullmatch(head)
-    if found is None:
-        return None
-    fields = [(name, value.rstrip(_OWS)) for name, value in _FIELD.findall(head, found.end(3))]
-    return RequestHead(found[1], found[2], found[3], fields, size, end + 4)
+    method, target, version = request_line.groups()
+    # tuple.__new__: a NamedTuple's own __new__ is a Python function, slower.
+    return tuple.__new__(RequestHead, (method, target, version, fields, size, end + 4))

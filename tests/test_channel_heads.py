@@ -106,8 +106,7 @@ HEADS_READ_WHOLE = {
     "names in any case, repeated, specially cased": b"GET / HTTP/1.1\r\nhOsT: x\r\n"
     b"accept: a\r\nACCEPT: b\r\nx-xss-protection: 1\r\ndnt: 1\r\nte: trailers\r\n"
     b"www-authenticate: x\r\ncookie: a=1\r\nCookie: b=2\r\n\r\n",
-    "odd values": b"GET / HTTP/1.1\r\nHost: x\r\nA:\r\nB: \t y \t\r\n"
-    b"C: caf\xc3\xa9\x01\x7f\r\n\r\n",
+    "odd values": b"GET / HTTP/1.1\r\nHost: x\r\nA:\r\nB: \t y\r\nC: caf\xc3\xa9\x01\x7f\r\n\r\n",
     "content-length body": b"POST /p HTTP/1.1\r\n" + HOST + b"Content-Length: 5\r\n\r\nhello",
     "chunked body": b"POST /p HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n"
     b"5\r\nhello\r\n0\r\n\r\n",
@@ -139,6 +138,7 @@ HEADS_READ_WHOLE = {
     + b"\r\n" * 4,
 }
 HEADS_READ_BY_LINES = {
+    "trailing whitespace": b"GET / HTTP/1.1\r\nHost: x \r\nA: b\t\r\nC: \r\n\r\n",
     "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n  c\r\n\r\n",
     "bare LF": b"GET / HTTP/1.1\nHost: x\n\n",
     "bare LF in a value": b"GET / HTTP/1.1\r\nHost: x\r\nA: b\nc\r\n\r\n",
