@@ -203,7 +203,8 @@ class KraitChannel(TimedChannel):
                 values.append(value)
         channel._receivedHeaderSize = head.size
         channel._receivedHeaderCount = len(head.fields)
-        self.allHeadersReceived()
+        # allHeadersReceived, the framing values taken from the table just filled.
+        self._frame_body(head.version, table.get(_TRANSFER_ENCODING), table.get(_CONTENT_LENGTH))
         if self.length == 0:
             self.allContentReceived()
         else:
@@ -228,13 +229,32 @@ class KraitChannel(TimedChannel):
 
     def allHeadersReceived(self) -> None:
         headers = self.requests[-1].requestHeaders
-        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
-        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
+        self._frame_body(
+            channel_version(self),
+            headers.getRawHeaders(b"transfer-encoding"),
+            headers.getRawHeaders(b"content-length"),
+        )
+
+    def _frame_body(
+        self,
+        version: bytes,
+        transfer_encoding: list[bytes] | None,
+        content_length: list[bytes] | None,
+    ) -> None:
+        """Frame the body of the request whose head is in, or refuse it; then go on as
+        ``HTTPChannel.allHeadersReceived`` does.
+
+        Args:
+            version: the request's HTTP version.
+            transfer_encoding: its ``Transfer-Encoding`` values, or None.
+            content_length: its ``Content-Length`` values, or None.
+        """
+        if version != b"HTTP/1.1" and transfer_encoding is not None:
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
             self.refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
             return
         try:
-            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
+            length = body_length(transfer_encoding, content_length)
         except BadFraming as problem:
             self.refuse(400, reason=str(problem))
             return
