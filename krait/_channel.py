@@ -166,6 +166,7 @@ class KraitChannel(TimedChannel):
             finally:
                 channel._busyReceiving = False
             # What LineReceiver does after each line: stop if the connection is closing.
+            transport = channel.transport
             if transport is not None and transport.disconnecting:
                 return
             data = channel._buffer
