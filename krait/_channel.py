@@ -12,16 +12,26 @@ from typing import Any, cast
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.web.iweb import INonQueuedRequestFactory
 
 from krait._answers import refusal, refusal_bytes
 from krait._deadlines import ClientLimits
 from krait._forwarded import ClientOrigin
 from krait._framing import BadFraming, UnsupportedTransferCoding, body_length
 from krait._open_files import ConnectionSlot
+from krait._request_head import RequestHead, read_head
 from krait._timed_channel import TimedChannel
-from krait._twisted_compat import channel_version, has_request_line, received_header_size
+from krait._twisted_compat import (
+    canonical_header_name,
+    channel_version,
+    has_request_line,
+    header_table,
+    reads_heads_whole,
+    received_header_size,
+)
 
 __all__ = ["KraitChannel"]
 
@@ -35,6 +45,11 @@ _line_channel: Any = TimedChannel
 """The base class, called by name in hooks that run per line or per request (cheaper than
 ``cast(Any, super())``)."""
 _line_received = _line_channel.lineReceived
+_read_lines: Any = LineReceiver.dataReceived
+
+_CANONICAL_NAMES: dict[bytes, bytes] = {}
+"""Header names as sent, by the name ``Headers`` files them under (a few hundred at most: a
+client may send any number of names)."""
 
 
 class KraitChannel(TimedChannel):
@@ -47,6 +62,10 @@ class KraitChannel(TimedChannel):
     ``501 Not Implemented`` where a proxy in front might read it differently. A request sent
     too slowly gets ``408 Request Timeout`` (:class:`krait._timed_channel.TimedChannel`).
 
+    A head that arrives whole and plainly well formed is read in one pass
+    (:func:`krait._request_head.read_head`) instead of a line at a time; anything else is left
+    to twisted.web's line reader, so every refusal is answered as before.
+
     Args:
         limits: how slowly a client may send a request; None: no limit.
         clock: the reactor's clock, for those limits.
@@ -56,6 +75,7 @@ class KraitChannel(TimedChannel):
 
     MAX_LENGTH = 8192
     totalHeadersSize = 16384
+    _whole_heads = reads_heads_whole(http.HTTPChannel())
 
     def __init__(
         self,
@@ -113,6 +133,84 @@ class KraitChannel(TimedChannel):
         log.info("closed a slow connection with 408: {reason}", reason=reason)
         self._close_with(refusal_bytes(408, reason))
 
+    def read_requests(self, data: bytes) -> None:
+        # A head that comes whole is read in one pass (krait._request_head); anything else,
+        # and whatever follows a head the line reader must see, goes to twisted.web's reader.
+        # twisted private: the line reader state of _twisted_compat.HEAD_READER_STATE.
+        channel: Any = self
+        channel.resetTimeout()  # as HTTPChannel.dataReceived does
+        while True:
+            transport = channel.transport
+            head = None
+            if (
+                channel.line_mode
+                and channel._HTTPChannel__first_line == 1
+                and channel.persistent
+                and not channel._busyReceiving
+                and not channel._handlingRequest
+                and not channel.paused
+                and (transport is None or not transport.disconnecting)
+                and self._whole_heads
+            ):
+                if channel._buffer:  # the start of the head, come earlier
+                    data = channel._buffer + data
+                    channel._buffer = b""
+                head = read_head(data, self.MAX_LENGTH, self.totalHeadersSize, channel.maxHeaders)
+            if head is None:
+                _read_lines(self, data)
+                return
+            channel._buffer = data[head.end :]
+            channel._busyReceiving = True
+            try:
+                self._take_head(head)
+            finally:
+                channel._busyReceiving = False
+            # What LineReceiver does after each line: stop if the connection is closing.
+            transport = channel.transport
+            if transport is not None and transport.disconnecting:
+                return
+            data = channel._buffer
+            if not data:
+                return
+            channel._buffer = b""
+
+    def _take_head(self, head: RequestHead) -> None:
+        """Go on from a head read whole as ``HTTPChannel.lineReceived`` goes on from the
+        head's lines: a new request, its request line and headers, then the body's framing
+        and the request itself."""
+        channel: Any = self
+        factory = channel.requestFactory
+        if INonQueuedRequestFactory.providedBy(factory):
+            request = factory(self)
+        else:
+            request = factory(self, len(self.requests))
+        self.requests.append(request)
+        channel._HTTPChannel__first_line = 0
+        channel._command = head.method
+        channel._path = head.target
+        channel._version = head.version
+        table = header_table(request.requestHeaders)
+        names = _CANONICAL_NAMES
+        for name, value in head.fields:
+            key = names.get(name)
+            if key is None:
+                key = canonical_header_name(name)
+                if len(names) < 512:
+                    names[name] = key
+            values = table.get(key)
+            if values is None:
+                table[key] = [value]
+            else:
+                values.append(value)
+        channel._receivedHeaderSize = head.size
+        channel._receivedHeaderCount = len(head.fields)
+        # allHeadersReceived, the framing values taken from the table just filled.
+        self._frame_body(head.version, table.get(_TRANSFER_ENCODING), table.get(_CONTENT_LENGTH))
+        if self.length == 0:
+            self.allContentReceived()
+        else:
+            channel.setRawMode()
+
     def lineReceived(self, line: bytes) -> None:
         if received_header_size(self) + len(line) > self.totalHeadersSize:
             self.refuse(431, self.totalHeadersSize)
@@ -132,13 +230,32 @@ class KraitChannel(TimedChannel):
 
     def allHeadersReceived(self) -> None:
         headers = self.requests[-1].requestHeaders
-        transfer_encoding = headers.getRawHeaders(b"transfer-encoding")
-        if channel_version(self) != b"HTTP/1.1" and transfer_encoding is not None:
+        self._frame_body(
+            channel_version(self),
+            headers.getRawHeaders(b"transfer-encoding"),
+            headers.getRawHeaders(b"content-length"),
+        )
+
+    def _frame_body(
+        self,
+        version: bytes,
+        transfer_encoding: list[bytes] | None,
+        content_length: list[bytes] | None,
+    ) -> None:
+        """Frame the body of the request whose head is in, or refuse it; then go on as
+        ``HTTPChannel.allHeadersReceived`` does.
+
+        Args:
+            version: the request's HTTP version.
+            transfer_encoding: its ``Transfer-Encoding`` values, or None.
+            content_length: its ``Content-Length`` values, or None.
+        """
+        if version != b"HTTP/1.1" and transfer_encoding is not None:
             # RFC 9112 §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
             self.refuse(400, reason="Transfer-Encoding in a request older than HTTP/1.1")
             return
         try:
-            length = body_length(transfer_encoding, headers.getRawHeaders(b"content-length"))
+            length = body_length(transfer_encoding, content_length)
         except BadFraming as problem:
             self.refuse(400, reason=str(problem))
             return

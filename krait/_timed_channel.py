@@ -105,6 +105,11 @@ class TimedChannel(http.HTTPChannel):
                     # The timer of an earlier head still runs: it fires no later than this
                     # head's deadline and re-arms itself for the rest (no timer per request).
                     self._started = self._clock.seconds()
+        self.read_requests(data)
+
+    def read_requests(self, data: bytes) -> None:
+        """Read ``data`` as HTTP/1.x requests (twisted.web's reader, a line at a time);
+        subclasses may read some requests faster."""
         _HTTP_CHANNEL.dataReceived(self, data)
 
     def rawDataReceived(self, data: bytes) -> None:

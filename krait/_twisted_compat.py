@@ -184,9 +184,34 @@ def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...
         table[name] = [value]
 
 
+HEAD_READER_STATE = (
+    "line_mode",
+    "paused",
+    "_buffer",
+    "_busyReceiving",
+    "_handlingRequest",
+    "_HTTPChannel__first_line",
+    "_receivedHeaderSize",
+    "_receivedHeaderCount",
+    "persistent",
+    "maxHeaders",
+)
+"""What ``KraitChannel`` reads and sets of an HTTP/1.1 channel's line reader (``LineReceiver``
+and ``HTTPChannel``) to read a whole request head in one pass: its mode and buffer, whether it
+waits for a request line, the head's size and field count. It sets ``_command``, ``_path``
+and ``_version`` as ``HTTPChannel`` does once a request line is parsed."""
+
+
+def reads_heads_whole(channel: http.HTTPChannel) -> bool:
+    """Whether ``channel`` (a new one) has every name of :data:`HEAD_READER_STATE`."""
+    return all(hasattr(channel, name) for name in HEAD_READER_STATE)
+
+
 def header_table(headers: Headers) -> dict[bytes, list[bytes]]:
-    """The table ``Headers`` keeps (``_rawHeaders``): canonical name to values, the names in
-    the order first set, which is the order twisted.web writes them in."""
+    """The table a ``Headers`` keeps (``_rawHeaders``): canonical names, their values.
+
+    Filled straight, with names from :func:`canonical_header_name` and values twisted.web
+    would accept (no CR, LF or NUL), it holds what ``addRawHeader`` would have put in."""
     table: dict[bytes, list[bytes]] = headers._rawHeaders
     return table
 
@@ -203,3 +228,11 @@ def clean_up_finished(request: Request) -> None:
     """What twisted.web's ``Request.finish`` does last (``_cleanup``): hand the channel on
     (``requestDone``), drop the body, fire the ``notifyFinish`` Deferreds."""
     request._cleanup()
+
+
+def canonical_header_name(name: bytes) -> bytes:
+    """The name ``Headers`` files a header field under (``Content-Type`` for
+    ``content-type``); ``name`` must be a token. Through the public API: for cache misses."""
+    headers = Headers()
+    headers.addRawHeader(name, b"")
+    return next(headers.getAllRawHeaders())[0]

@@ -262,3 +262,36 @@ def test_clean_up_finished_hands_the_channel_on_and_fires_notify_finish() -> Non
     compat.clean_up_finished(request)
     assert done == [request]
     assert notified == [None]
+
+
+def test_the_line_reader_state_a_whole_head_reader_needs_is_there() -> None:
+    channel = http.HTTPChannel()
+    assert compat.reads_heads_whole(channel), changed(
+        "one of " + ", ".join(compat.HEAD_READER_STATE), "HEAD_READER_STATE"
+    )
+    assert KraitChannel._whole_heads is True
+    channel.makeConnection(StringTransport())
+    assert (channel.line_mode, channel._HTTPChannel__first_line) == (1, 1)
+    channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: x\r\nA: b")
+    assert channel._HTTPChannel__first_line == 0, changed(
+        "HTTPChannel.__first_line", "HEAD_READER_STATE"
+    )
+    assert (channel._command, channel._path, channel._version) == (b"GET", b"/a", b"HTTP/1.1")
+    assert channel._buffer == b"A: b", changed("LineReceiver._buffer", "HEAD_READER_STATE")
+    assert channel._receivedHeaderCount == 0  # Host waits for the line after it (folding)
+    channel.dataReceived(b"\r\n")
+    assert channel._receivedHeaderCount == 1
+    assert channel._receivedHeaderSize == len(b"GET /a HTTP/1.1Host: xA: b")
+    channel.connectionLost(Exception("done"))
+
+
+def test_header_table_is_the_table_headers_are_read_from() -> None:
+    headers = Headers()
+    compat.header_table(headers)[compat.canonical_header_name(b"x-xss-protection")] = [b"1"]
+    compat.header_table(headers)[compat.canonical_header_name(b"content-TYPE")] = [b"a", b"b"]
+    assert headers.getRawHeaders(b"X-XSS-Protection") == [b"1"]
+    assert headers.getRawHeaders(b"content-type") == [b"a", b"b"]
+    assert list(headers.getAllRawHeaders()) == [
+        (b"X-XSS-Protection", [b"1"]),
+        (b"Content-Type", [b"a", b"b"]),
+    ]
