@@ -78,3 +78,16 @@ def test_the_command_freezes_the_loaded_site_before_serving(
     assert main([str(tmp_path)]) == 0
     assert service.started
     assert frozen_when_serving and frozen_when_serving[0] > 0
+
+
+def test_twistd_krait_freezes_the_loaded_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen_when_built: list[int] = []
+
+    def build_service(options: Any, twistd: bool) -> str:
+        frozen_when_built.append(gc.get_freeze_count())
+        return "the service"
+
+    monkeypatch.setattr(krait.tap, "build_service", build_service)
+    assert krait.tap.makeService(krait.tap.Options()) == "the service"
+    assert frozen_when_built == [0]
+    assert gc.get_freeze_count() > 0
