@@ -5,11 +5,14 @@ short rounds, so the load of a shared machine falls on both alike; the clients r
 
 - saturation: ``wrk -t1 -c32 --latency`` for each round; the ratios krait / Resource of
   throughput and p99 per round, then their medians and spread;
-- open loop (``open_loop.py``, in its own process on CPU 1): each server at 25 %, 50 % and
-  90 % of its own median peak, p50 and p99 from each request's due time, per round.
+- open loop (``open_loop.py``, in its own process on CPU 1): every server at the same rates,
+  25 %, 50 % and 90 % of the lowest median peak (``--open-rates own``: of its own peak), p50
+  and p99 from each request's due time, per round. The client is Python: on a shared core
+  it tops out at a few thousand requests a second, so a rate near that measures the client.
 
     python bench/bench_latency.py [--seconds 3] [--rounds 5] [--open-rounds 3]
         [--krait-option=--no-access-log ...] [--skip-open-loop] [--compare-with CHECKOUT]
+        [--open-rates common|own]
 
 ``--compare-with /work/main`` adds krait from another checkout to the rounds (a before/after
 measured together); the ratios stay those of this tree's krait over the Resource.
@@ -82,6 +85,12 @@ def main() -> None:
         help="an option for krait (default: --no-access-log); repeat for more",
     )
     parser.add_argument("--skip-open-loop", action="store_true")
+    parser.add_argument(
+        "--open-rates",
+        choices=["common", "own"],
+        default="common",
+        help="open-loop rates from the lowest peak (common) or each server's own",
+    )
     parser.add_argument("--compare-with", type=Path, help="another checkout of krait to run too")
     args = parser.parse_args()
     options = args.krait_option if args.krait_option is not None else ["--no-access-log"]
@@ -154,6 +163,11 @@ def saturation(urls: dict[str, str], args: argparse.Namespace) -> None:
             print(f"{name} / Resource  throughput {spread(rps_ratio)}  p99 {spread(p99_ratio)}")
 
 
+def rate(name: str, args: argparse.Namespace) -> float:
+    """The peak the open-loop rates of server ``name`` are fractions of."""
+    return _PEAKS[name] if args.open_rates == "own" else min(_PEAKS.values())
+
+
 def open_loop_rounds(urls: dict[str, str], args: argparse.Namespace) -> None:
     """Open-loop rounds at fractions of each server's median peak, interleaved."""
     print(f"\nopen loop, {args.open_seconds}s per run, {args.open_rounds} interleaved rounds")
@@ -163,12 +177,12 @@ def open_loop_rounds(urls: dict[str, str], args: argparse.Namespace) -> None:
         p99s: dict[str, list[float]] = {name: [] for name in urls}
         for _ in range(args.open_rounds):
             for name, url in urls.items():
-                p50, p99 = open_loop_run(url, _PEAKS[name] * fraction, args.open_seconds)
+                p50, p99 = open_loop_run(url, rate(name, args) * fraction, args.open_seconds)
                 p50s[name].append(p50)
                 p99s[name].append(p99)
         for name in urls:
             print(
-                f"{fraction:>5.0%} {name:<9} {_PEAKS[name] * fraction:>8.0f} "
+                f"{fraction:>5.0%} {name:<9} {rate(name, args) * fraction:>8.0f} "
                 f"{spread(p50s[name]):>24} {spread(p99s[name]):>24}",
                 flush=True,
             )
