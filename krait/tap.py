@@ -244,11 +244,16 @@ def makeService(options: Options) -> MultiService:
 
     A site that cannot start ends the process with exit status 1 and one clear message.
     """
+    from krait._gc_policy import freeze_loaded_objects
+
     try:
-        return build_service(options, twistd=True)
+        service = build_service(options, twistd=True)
     except SiteConfigError as error:
         exit_with(error)
         raise  # unreachable: exit_with raises SystemExit
+    # The site is loaded: keep full garbage collections from walking it (krait._gc_policy).
+    freeze_loaded_objects()
+    return service
 
 
 def _drain(reactor: Any, factory: Any) -> Any:
