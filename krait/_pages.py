@@ -25,7 +25,7 @@ from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
 from krait._request import RawRequest
 from krait._responses import JSON_CONTENT_TYPE, json_body
-from krait._scripts import MtimeCache, compile_script, make_function
+from krait._scripts import CTRL_GLOBAL, MtimeCache, compile_script, make_function
 from krait._session_store import SessionSettings, open_store
 from krait._targets import TargetKind, kind_for, resolve_view
 
@@ -178,7 +178,7 @@ class PageRenderer:
             if job.kind == "ctrl":
                 text = self.render_ctrl(job.ctrl_class(), page=True)
             elif job.kind == "script":  # resolved as a script already: no need to look again
-                text = self._run_script(job.path, page=True)
+                text = self._run_script(job.path, True, state)
             else:
                 text = self.render_file(job.path, page=True)
             result = _assemble(state, text)
@@ -235,14 +235,19 @@ class PageRenderer:
                 "give a path relative to the site root, e.g. '.view/index.html'"
             ) from None
 
-    def _run_script(self, path: str, page: bool = False) -> str:
-        state = _context.current()
+    def _run_script(
+        self, path: str, page: bool = False, state: _context.RequestState | None = None
+    ) -> str:
+        """Run the script at ``path`` in the active request (``state``, when the caller has it
+        at hand)."""
+        if state is None:
+            state = _context.current()
         namespace = {
             "__name__": "__krait_page__",
             "__file__": path,
             "__builtins__": builtins,
             "krait": krait,
-            "__krait_mvc__": krait.mvc,
+            CTRL_GLOBAL: state.curr_ctrl,
             "print": _script_print,
         }
         before = state.init_ctrl

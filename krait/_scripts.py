@@ -18,6 +18,8 @@ from typing import Any
 from krait._pyml import dedent_code
 
 _FUNCTION_NAME = "__krait_script__"
+CTRL_GLOBAL = "__krait_ctrl__"
+"""The global a script's ``ctrl`` starts from: the runner sets it to the current controller."""
 
 
 class ScriptSyntaxError(Exception):
@@ -62,7 +64,9 @@ def compile_script(source: bytes | str, filename: str) -> CompiledScript:
         body = ast.parse(dedent_code(text), filename, "exec")
     except SyntaxError as error:
         raise ScriptSyntaxError(filename, error.lineno, error.msg) from None
-    prologue = ast.parse("ctrl = __krait_mvc__.curr_ctrl").body
+    # The runner puts the current controller in the namespace: reading it there is a dict
+    # lookup, where ``krait.mvc.curr_ctrl`` is a descriptor and a context-variable read.
+    prologue = ast.parse(f"ctrl = {CTRL_GLOBAL}").body
     function = ast.FunctionDef(
         name=_FUNCTION_NAME,
         args=ast.arguments(
