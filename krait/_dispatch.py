@@ -104,19 +104,22 @@ class KraitRoot(Resource):
         self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
 
     def render(self, request: Request) -> bytes | int:
-        raw_path = origin_path(request)
-        if raw_path is None:
-            if request.method == b"OPTIONS" and request.uri == b"*":
-                request.setHeader(b"allow", b", ".join(ALL_METHODS))
-                request.setResponseCode(204)
-                return finish_without_body(request)
-            log.info("400 for {uri!r}: not an origin-form target", uri=request.uri)
-            return write_error(request, 400)
-        try:
-            path = self._decode(raw_path)
-        except BadRequestPath as error:
-            log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
-            return write_error(request, 400)
+        path = self._decoded.get(request.path)
+        if path is None:
+            raw_path = origin_path(request)
+            if raw_path is None:
+                if request.method == b"OPTIONS" and request.uri == b"*":
+                    request.setHeader(b"allow", b", ".join(ALL_METHODS))
+                    request.setResponseCode(204)
+                    return finish_without_body(request)
+                log.info("400 for {uri!r}: not an origin-form target", uri=request.uri)
+                return write_error(request, 400)
+            try:
+                path = decode_path(raw_path)
+            except BadRequestPath as error:
+                log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
+                return write_error(request, 400)
+            self._remember_decoded(request.path, path)
         upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
@@ -162,15 +165,12 @@ class KraitRoot(Resource):
         hub_pools = self.ws_hub.pools if self.ws_hub is not None else ()
         return [self.pool, *hub_pools]
 
-    def _decode(self, raw_path: bytes) -> str:
-        """Decode a path, remembering recent answers (most requests repeat a few paths)."""
-        path = self._decoded.get(raw_path)
-        if path is None:
-            path = decode_path(raw_path)
-            if len(self._decoded) >= 4096:
-                self._decoded.clear()
-            self._decoded[raw_path] = path
-        return path
+    def _remember_decoded(self, target: bytes, path: str) -> None:
+        """Remember the decoded path of a request target's path (most requests repeat a few
+        paths): the next request to it skips the target check and the decoding."""
+        if len(self._decoded) >= 4096:
+            self._decoded.clear()
+        self._decoded[target] = path
 
 
 ALL_METHODS = (
@@ -219,6 +219,11 @@ class RouteHandler:
         self._cache_controls: dict[str, bytes] = {}
         self._jobs: dict[tuple[str, str, str], PageJob] = {}
         self._content_types: dict[str, str] = {}
+        # Most routes have no parameters: no pattern to match again per request.
+        self._has_params = any(
+            pattern is not None and pattern.groupindex
+            for pattern in (route.url_pattern, route.regex)
+        )
 
     def serve(self, request: Request, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -336,16 +341,28 @@ class RouteHandler:
             cache_control = self._policy(key, dynamic=True).header.encode("ascii")
             if len(self._cache_controls) < 4096:
                 self._cache_controls[key] = cache_control
-        render: Callable[..., PageResult] = self.root.renderer.run
-        if self.root.compression and not upgrade:
+        root = self.root
+        raw = raw_request(request, path, self.route.params(path) if self._has_params else {})
+        render: Callable[..., PageResult] = root.renderer.run
+        args: tuple[Any, ...]
+        if root.compression and not upgrade:
             accepted = request.requestHeaders.getRawHeaders(b"accept-encoding")
-            accept_encoding = b", ".join(accepted).decode("latin-1") if accepted else None
-            render = partial(render_compressed, render, accept_encoding)
-        self.root.guard.run(
+            if accepted is None:
+                accept_encoding = None
+            elif len(accepted) == 1:
+                accept_encoding = accepted[0].decode("latin-1")
+            else:
+                accept_encoding = b", ".join(accepted).decode("latin-1")
+            # The renderer goes in the arguments: no partial to make per request.
+            args = (render, accept_encoding, job, raw, False)
+            render = render_compressed
+        else:
+            args = (job, raw, upgrade)
+        root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",
             render,
-            (job, raw_request(request, path, self.route.params(path)), upgrade),
+            args,
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )
         return NOT_DONE_YET

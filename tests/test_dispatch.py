@@ -97,3 +97,17 @@ def test_origin_path_reduces_absolute_form_and_refuses_the_rest(
     target: bytes, path: bytes | None
 ) -> None:
     assert origin_path(make_request(uri=target)) == path
+
+
+@pytest.mark.parametrize("target", [b"/page", b"/pa%67e", b"http://host/page"])
+def test_a_target_asked_again_is_answered_as_the_first_time(root: KraitRoot, target: bytes) -> None:
+    answers = [root.render(make_request(uri=target)) for _ in range(2)]
+    assert answers == [b"a page\n", b"a page\n"]
+
+
+@pytest.mark.parametrize("target", [b"/%ff", b"a"])
+def test_a_refused_target_is_refused_again(root: KraitRoot, target: bytes) -> None:
+    for _ in range(2):
+        request = make_request(uri=target)
+        root.render(request)
+        assert request.code == 400
