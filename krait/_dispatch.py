@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -200,6 +200,27 @@ def request_header_values(request: Request, name: bytes) -> list[str]:
     return [value.decode("latin-1") for value in request.requestHeaders.getRawHeaders(name, [])]
 
 
+class _Resolution(NamedTuple):
+    """A target resolved to a file, reused until ``expires`` (``time.monotonic()``).
+
+    The reused path is the real path checked when it was resolved, and whoever opens the file
+    stats it again, so an edited or deleted file is seen at once. Only a new file that would
+    change the probing order (``about.html`` appearing beside ``about.htm``) may take up to
+    :data:`RESOLUTION_TTL` to be noticed.
+
+    Attributes:
+        expires: when to resolve the target again.
+        target: the file and its kind.
+        key: the target's cache key (for the site's cache rules).
+        script: the job running it, when the file is a script.
+    """
+
+    expires: float
+    target: ResolvedTarget
+    key: str
+    script: PageJob | None
+
+
 class RouteHandler:
     """Serves one route's target (the root, the one twisted.web resource, dispatches here).
 
@@ -214,7 +235,7 @@ class RouteHandler:
         self.root = root
         self.pool = pool
         self.writer = root.writer
-        self._resolved: dict[str, tuple[float, ResolvedTarget, str]] = {}
+        self._resolved: dict[str, _Resolution] = {}
         self._policies: dict[tuple[str, bool], CachePolicy] = {}
         self._cache_controls: dict[str, bytes] = {}
         self._jobs: dict[tuple[str, str, str], PageJob] = {}
@@ -231,15 +252,18 @@ class RouteHandler:
             job = PageJob(kind="ctrl", base_filename=path, ctrl_class=self.route.ctrl_class)
             return self._run_page(request, path, job, cache_key(path))
         target = self.route.target if self.route.target is not None else path
-        try:
-            resolved, key = self._resolve(target)
-        except TargetNotFound as error:
-            log.debug("404 for {path!r}: {reason}", path=path, reason=error)
-            return self.root.not_found(request)
-        if upgrade or resolved.kind is TargetKind.SCRIPT:
-            kind = "script" if resolved.kind is TargetKind.SCRIPT else "file"
-            job = self._job(kind, resolved)
-            return self._run_page(request, path, job, key, upgrade=upgrade)
+        resolution = self._resolved.get(target)
+        if resolution is None or resolution.expires <= time.monotonic():
+            try:
+                resolution = self._resolve(target)
+            except TargetNotFound as error:
+                log.debug("404 for {path!r}: {reason}", path=path, reason=error)
+                return self.root.not_found(request)
+        resolved, key = resolution.target, resolution.key
+        if resolution.script is not None:
+            return self._run_page(request, path, resolution.script, key, upgrade)
+        if upgrade:
+            return self._run_page(request, path, self._job("file", resolved), key, upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
             template = self.root.renderer.cached_template(resolved.path)
             if template is None:
@@ -298,24 +322,17 @@ class RouteHandler:
             self._jobs[(kind, resolved.path, resolved.relative)] = job
         return job
 
-    def _resolve(self, target: str) -> tuple[ResolvedTarget, str]:
-        """Resolve a target and its cache key, reusing a resolution made less than a second ago.
-
-        The reused path is the real path checked when it was resolved, and whoever opens the
-        file stats it again, so an edited or deleted file is seen at once. Only a new file that
-        would change the probing order (``about.html`` appearing beside ``about.htm``) may take
-        up to a second to be noticed.
-        """
-        now = time.monotonic()
-        cached = self._resolved.get(target)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
+    def _resolve(self, target: str) -> _Resolution:
+        """Resolve a target, to be reused for a second (see :class:`_Resolution`)."""
         resolved = resolve_target(self.root.site.real_root, target)
-        key = cache_key(target)
+        script = self._job("script", resolved) if resolved.kind is TargetKind.SCRIPT else None
+        resolution = _Resolution(
+            time.monotonic() + RESOLUTION_TTL, resolved, cache_key(target), script
+        )
         if len(self._resolved) >= 4096:
             self._resolved.clear()
-        self._resolved[target] = (now + RESOLUTION_TTL, resolved, key)
-        return resolved, key
+        self._resolved[target] = resolution
+        return resolution
 
     def _serve_static(self, request: Request, resolved: ResolvedTarget, key: str) -> bytes | int:
         mark_route_kind(request, KIND_STATIC)
