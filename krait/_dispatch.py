@@ -101,7 +101,7 @@ class KraitRoot(Resource):
         if site.error_pages:
             self.writer.use_error_pages(self.error_pages.answer)
         self._decoded: dict[bytes, str] = {}
-        self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
+        self._matched: dict[tuple[bytes, str, bool], RouteHandler] = {}
 
     def render(self, request: Request) -> bytes | int:
         path = self._decoded.get(request.path)
@@ -127,10 +127,10 @@ class KraitRoot(Resource):
             answered = self.cross_origin.handle(request, path)
             if answered is not None:
                 return answered
-        route = self._matched.get((request.method, path, upgrade))
-        if route is None:
+        handler = self._matched.get((request.method, path, upgrade))
+        if handler is None:
             try:
-                route = self._match(request.method, path, upgrade)
+                handler = self._match(request.method, path, upgrade)
             except UpgradeRequired as error:
                 request.setHeader(b"allow", error.allow_header)
                 request.setHeader(b"upgrade", b"websocket")
@@ -144,7 +144,7 @@ class KraitRoot(Resource):
                 return write_error(request, 405)
             except NoRouteMatched:
                 return self.not_found(request)
-        return self.routes[route.index].serve(request, path, upgrade)
+        return handler.serve(request, path, upgrade)
 
     def not_found(self, request: Request) -> bytes | int:
         """Answer 404, with the site's own page if it has one."""
@@ -152,13 +152,15 @@ class KraitRoot(Resource):
             return NOT_DONE_YET
         return write_error(request, 404)
 
-    def _match(self, method: bytes, path: str, upgrade: bool) -> CompiledRoute:
-        """Match a route, remembering the match (routes never change once the site loaded)."""
+    def _match(self, method: bytes, path: str, upgrade: bool) -> RouteHandler:
+        """The handler of the route matching a request, remembered (routes never change once
+        the site loaded)."""
         route = match_route(self.site.routes, method.decode("ascii", "replace"), path, upgrade)
+        handler = self.routes[route.index]
         if len(self._matched) >= 4096:
             self._matched.clear()
-        self._matched[(method, path, upgrade)] = route
-        return route
+        self._matched[(method, path, upgrade)] = handler
+        return handler
 
     def worker_pools(self) -> list[WorkerPool]:
         """Every pool this tree runs user code in (to stop them with the site)."""
