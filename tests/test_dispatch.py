@@ -148,3 +148,18 @@ def test_a_missing_target_is_found_as_soon_as_it_exists(tmp_path: Path) -> None:
     assert request.code == 404
     (tmp_path / "later.txt").write_text("here\n")
     assert root.render(make_request(uri=b"/later.txt")) == b"here\n"
+
+
+def test_the_log_names_a_page_by_its_path_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init = "from krait.config import Route\nimport krait\n\nkrait.config.routes = [\n"
+    init += '    Route(url="/alias", target="x.py"),\n    Route(),\n]\n'
+    site = write_site(tmp_path, {".py/init.py": init, "x.py": "return 'x'\n"})
+    root = fresh_root(site)
+    labels: list[str] = []
+    monkeypatch.setattr(root.guard, "run", lambda *args: labels.append(args[1]))
+    for uri in (b"/x", b"/x", b"/alias", b"/alias"):
+        root.render(make_request(uri=uri))
+    script = str((site / "x.py").resolve())
+    assert labels == [f"/x ({script})"] * 2 + [f"/alias ({script})"] * 2
