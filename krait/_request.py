@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 from urllib.parse import quote
@@ -21,40 +21,12 @@ from krait._forms import (
     iter_multipart,
 )
 from krait._query import parse_json_body, parse_query, parse_query_all
+from krait._request_headers import decode_headers as decode_headers  # _static imports it here
+from krait._request_headers import lower_case_names
 
 __all__ = ["Request"]
 
 log = logging.getLogger("krait.request")
-
-
-def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
-    return lowered
-
-
-_HEADER_NAMES: dict[bytes, str] = {}
-"""Header names as received, decoded and lower-cased: a few dozen names cover most traffic."""
-
-
-def decode_headers(raw: Iterable[tuple[bytes, Sequence[bytes]]]) -> dict[str, str]:
-    """Raw header pairs as a dict of lower-case names, repeats joined with ``", "`` (Latin-1)."""
-    headers: dict[str, str] = {}
-    names = _HEADER_NAMES
-    for name, values in raw:
-        key = names.get(name)
-        if key is None:
-            key = name.decode("latin-1").lower()
-            if len(names) < 1024:
-                names[name] = key
-        if len(values) == 1:
-            value = values[0].decode("latin-1")
-        else:
-            value = ", ".join(v.decode("latin-1") for v in values)
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return headers
 
 
 _NO_PARAMS: Mapping[str, str] = MappingProxyType({})
@@ -167,7 +139,7 @@ class Request:
         self.query_string = query_string
         self.query: dict[str, str] = parse_query(query_string)
         self.http_version = http_version
-        self._headers: dict[str, str] | None = _lower_case_names(headers)
+        self._headers: dict[str, str] | None = lower_case_names(headers)
         self._raw_headers: Sequence[tuple[bytes, Sequence[bytes]]] = ()
         self._body: bytes | None = _as_bytes(body)
         self._body_file: IO[bytes] | None = None

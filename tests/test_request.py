@@ -13,7 +13,8 @@ import pytest
 
 from krait import Request
 from krait._forms import MultipartError
-from krait._request import RawRequest, decode_headers
+from krait._request import RawRequest
+from krait._request_headers import decode_headers
 
 MULTIPART_TYPE = "multipart/form-data; boundary=xyz"
 MULTIPART_BODY = (
