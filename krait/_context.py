@@ -101,6 +101,14 @@ def activate(state: RequestState) -> _Activation:
     return _Activation(state)
 
 
+enter = _state.set
+"""``token = enter(state)`` makes ``state`` active until ``leave(token)``: :func:`activate`
+without its ``with`` object, for the page runner (one per request)."""
+
+leave = _state.reset
+"""Restore the state that was active before the ``enter`` that gave the token."""
+
+
 _FIELDS = frozenset(f.name for f in dataclasses.fields(RequestState))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -101,22 +101,25 @@ class KraitRoot(Resource):
         if site.error_pages:
             self.writer.use_error_pages(self.error_pages.answer)
         self._decoded: dict[bytes, str] = {}
-        self._matched: dict[tuple[bytes, str, bool], CompiledRoute] = {}
+        self._matched: dict[tuple[bytes, str, bool], RouteHandler] = {}
 
     def render(self, request: Request) -> bytes | int:
-        raw_path = origin_path(request)
-        if raw_path is None:
-            if request.method == b"OPTIONS" and request.uri == b"*":
-                request.setHeader(b"allow", b", ".join(ALL_METHODS))
-                request.setResponseCode(204)
-                return finish_without_body(request)
-            log.info("400 for {uri!r}: not an origin-form target", uri=request.uri)
-            return write_error(request, 400)
-        try:
-            path = self._decode(raw_path)
-        except BadRequestPath as error:
-            log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
-            return write_error(request, 400)
+        path = self._decoded.get(request.path)
+        if path is None:
+            raw_path = origin_path(request)
+            if raw_path is None:
+                if request.method == b"OPTIONS" and request.uri == b"*":
+                    request.setHeader(b"allow", b", ".join(ALL_METHODS))
+                    request.setResponseCode(204)
+                    return finish_without_body(request)
+                log.info("400 for {uri!r}: not an origin-form target", uri=request.uri)
+                return write_error(request, 400)
+            try:
+                path = decode_path(raw_path)
+            except BadRequestPath as error:
+                log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
+                return write_error(request, 400)
+            self._remember_decoded(request.path, path)
         upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
@@ -124,10 +127,10 @@ class KraitRoot(Resource):
             answered = self.cross_origin.handle(request, path)
             if answered is not None:
                 return answered
-        route = self._matched.get((request.method, path, upgrade))
-        if route is None:
+        handler = self._matched.get((request.method, path, upgrade))
+        if handler is None:
             try:
-                route = self._match(request.method, path, upgrade)
+                handler = self._match(request.method, path, upgrade)
             except UpgradeRequired as error:
                 request.setHeader(b"allow", error.allow_header)
                 request.setHeader(b"upgrade", b"websocket")
@@ -141,7 +144,7 @@ class KraitRoot(Resource):
                 return write_error(request, 405)
             except NoRouteMatched:
                 return self.not_found(request)
-        return self.routes[route.index].serve(request, path, upgrade)
+        return handler.serve(request, path, upgrade)
 
     def not_found(self, request: Request) -> bytes | int:
         """Answer 404, with the site's own page if it has one."""
@@ -149,28 +152,27 @@ class KraitRoot(Resource):
             return NOT_DONE_YET
         return write_error(request, 404)
 
-    def _match(self, method: bytes, path: str, upgrade: bool) -> CompiledRoute:
-        """Match a route, remembering the match (routes never change once the site loaded)."""
+    def _match(self, method: bytes, path: str, upgrade: bool) -> RouteHandler:
+        """The handler of the route matching a request, remembered (routes never change once
+        the site loaded)."""
         route = match_route(self.site.routes, method.decode("ascii", "replace"), path, upgrade)
+        handler = self.routes[route.index]
         if len(self._matched) >= 4096:
             self._matched.clear()
-        self._matched[(method, path, upgrade)] = route
-        return route
+        self._matched[(method, path, upgrade)] = handler
+        return handler
 
     def worker_pools(self) -> list[WorkerPool]:
         """Every pool this tree runs user code in (to stop them with the site)."""
         hub_pools = self.ws_hub.pools if self.ws_hub is not None else ()
         return [self.pool, *hub_pools]
 
-    def _decode(self, raw_path: bytes) -> str:
-        """Decode a path, remembering recent answers (most requests repeat a few paths)."""
-        path = self._decoded.get(raw_path)
-        if path is None:
-            path = decode_path(raw_path)
-            if len(self._decoded) >= 4096:
-                self._decoded.clear()
-            self._decoded[raw_path] = path
-        return path
+    def _remember_decoded(self, target: bytes, path: str) -> None:
+        """Remember the decoded path of a request target's path (most requests repeat a few
+        paths): the next request to it skips the target check and the decoding."""
+        if len(self._decoded) >= 4096:
+            self._decoded.clear()
+        self._decoded[target] = path
 
 
 ALL_METHODS = (
@@ -200,6 +202,27 @@ def request_header_values(request: Request, name: bytes) -> list[str]:
     return [value.decode("latin-1") for value in request.requestHeaders.getRawHeaders(name, [])]
 
 
+class _Resolution(NamedTuple):
+    """A target resolved to a file, reused until ``expires`` (``time.monotonic()``).
+
+    The reused path is the real path checked when it was resolved, and whoever opens the file
+    stats it again, so an edited or deleted file is seen at once. Only a new file that would
+    change the probing order (``about.html`` appearing beside ``about.htm``) may take up to
+    :data:`RESOLUTION_TTL` to be noticed.
+
+    Attributes:
+        expires: when to resolve the target again.
+        target: the file and its kind.
+        key: the target's cache key (for the site's cache rules).
+        script: the job running it, when the file is a script.
+    """
+
+    expires: float
+    target: ResolvedTarget
+    key: str
+    script: PageJob | None
+
+
 class RouteHandler:
     """Serves one route's target (the root, the one twisted.web resource, dispatches here).
 
@@ -214,11 +237,16 @@ class RouteHandler:
         self.root = root
         self.pool = pool
         self.writer = root.writer
-        self._resolved: dict[str, tuple[float, ResolvedTarget, str]] = {}
+        self._resolved: dict[str, _Resolution] = {}
         self._policies: dict[tuple[str, bool], CachePolicy] = {}
         self._cache_controls: dict[str, bytes] = {}
         self._jobs: dict[tuple[str, str, str], PageJob] = {}
         self._content_types: dict[str, str] = {}
+        # Most routes have no parameters: no pattern to match again per request.
+        self._has_params = any(
+            pattern is not None and pattern.groupindex
+            for pattern in (route.url_pattern, route.regex)
+        )
 
     def serve(self, request: Request, path: str, upgrade: bool = False) -> bytes | int:
         """Answer the request for the decoded ``path``."""
@@ -226,15 +254,18 @@ class RouteHandler:
             job = PageJob(kind="ctrl", base_filename=path, ctrl_class=self.route.ctrl_class)
             return self._run_page(request, path, job, cache_key(path))
         target = self.route.target if self.route.target is not None else path
-        try:
-            resolved, key = self._resolve(target)
-        except TargetNotFound as error:
-            log.debug("404 for {path!r}: {reason}", path=path, reason=error)
-            return self.root.not_found(request)
-        if upgrade or resolved.kind is TargetKind.SCRIPT:
-            kind = "script" if resolved.kind is TargetKind.SCRIPT else "file"
-            job = self._job(kind, resolved)
-            return self._run_page(request, path, job, key, upgrade=upgrade)
+        resolution = self._resolved.get(target)
+        if resolution is None or resolution.expires <= time.monotonic():
+            try:
+                resolution = self._resolve(target)
+            except TargetNotFound as error:
+                log.debug("404 for {path!r}: {reason}", path=path, reason=error)
+                return self.root.not_found(request)
+        resolved, key = resolution.target, resolution.key
+        if resolution.script is not None:
+            return self._run_page(request, path, resolution.script, key, upgrade)
+        if upgrade:
+            return self._run_page(request, path, self._job("file", resolved), key, upgrade)
         if resolved.kind is TargetKind.TEMPLATE:
             template = self.root.renderer.cached_template(resolved.path)
             if template is None:
@@ -293,24 +324,17 @@ class RouteHandler:
             self._jobs[(kind, resolved.path, resolved.relative)] = job
         return job
 
-    def _resolve(self, target: str) -> tuple[ResolvedTarget, str]:
-        """Resolve a target and its cache key, reusing a resolution made less than a second ago.
-
-        The reused path is the real path checked when it was resolved, and whoever opens the
-        file stats it again, so an edited or deleted file is seen at once. Only a new file that
-        would change the probing order (``about.html`` appearing beside ``about.htm``) may take
-        up to a second to be noticed.
-        """
-        now = time.monotonic()
-        cached = self._resolved.get(target)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
+    def _resolve(self, target: str) -> _Resolution:
+        """Resolve a target, to be reused for a second (see :class:`_Resolution`)."""
         resolved = resolve_target(self.root.site.real_root, target)
-        key = cache_key(target)
+        script = self._job("script", resolved) if resolved.kind is TargetKind.SCRIPT else None
+        resolution = _Resolution(
+            time.monotonic() + RESOLUTION_TTL, resolved, cache_key(target), script
+        )
         if len(self._resolved) >= 4096:
             self._resolved.clear()
-        self._resolved[target] = (now + RESOLUTION_TTL, resolved, key)
-        return resolved, key
+        self._resolved[target] = resolution
+        return resolution
 
     def _serve_static(self, request: Request, resolved: ResolvedTarget, key: str) -> bytes | int:
         mark_route_kind(request, KIND_STATIC)
@@ -336,16 +360,28 @@ class RouteHandler:
             cache_control = self._policy(key, dynamic=True).header.encode("ascii")
             if len(self._cache_controls) < 4096:
                 self._cache_controls[key] = cache_control
-        render: Callable[..., PageResult] = self.root.renderer.run
-        if self.root.compression and not upgrade:
+        root = self.root
+        raw = raw_request(request, path, self.route.params(path) if self._has_params else {})
+        render: Callable[..., PageResult] = root.renderer.run
+        args: tuple[Any, ...]
+        if root.compression and not upgrade:
             accepted = request.requestHeaders.getRawHeaders(b"accept-encoding")
-            accept_encoding = b", ".join(accepted).decode("latin-1") if accepted else None
-            render = partial(render_compressed, render, accept_encoding)
-        self.root.guard.run(
+            if accepted is None:
+                accept_encoding = None
+            elif len(accepted) == 1:
+                accept_encoding = accepted[0].decode("latin-1")
+            else:
+                accept_encoding = b", ".join(accepted).decode("latin-1")
+            # The renderer goes in the arguments: no partial to make per request.
+            args = (render, accept_encoding, job, raw, False)
+            render = render_compressed
+        else:
+            args = (job, raw, upgrade)
+        root.guard.run(
             request,
             f"{path} ({job.path or job.base_filename})",
             render,
-            (job, raw_request(request, path, self.route.params(path)), upgrade),
+            args,
             partial(self.writer.page_done, upgrade, request, job, cache_control),
         )
         return NOT_DONE_YET

@@ -84,17 +84,20 @@ class KraitRequest(server.Request):
 
     def origin(self) -> ClientOrigin:
         """Who sent this request: the peer, or the client a trusted proxy names (cached)."""
-        if self._origin is None:
-            site = getattr(self.channel, "site", None) if self.channel is not None else None
+        origin = self._origin
+        if origin is None:
+            channel = self.channel
+            site = getattr(channel, "site", None) if channel is not None else None
             trusted: TrustedProxies | None = getattr(site, "trusted_proxies", None)
-            peer_origin = getattr(self.channel, "peer_origin", None)
+            peer_origin = getattr(channel, "peer_origin", None)
             if peer_origin is not None and (trusted is None or not trusted.networks):
                 # No proxy is trusted: the peer is the client, the same for every request on
                 # the connection (no header to read, no address to parse).
-                self._origin = peer_origin()
+                origin = peer_origin()
             else:
-                self._origin = self._forwarded_origin(trusted or TrustedProxies())
-        return self._origin
+                origin = self._forwarded_origin(trusted or TrustedProxies())
+            self._origin = origin
+        return origin
 
     def _forwarded_origin(self, trusted: TrustedProxies) -> ClientOrigin:
         address = cast(Any, self).getClientAddress()
@@ -195,13 +198,15 @@ class KraitRequest(server.Request):
         self.channel.close_within_grace()
 
     def process(self) -> None:
-        self._stop_body_clock()
-        metrics: RequestTally | None = getattr(self.channel.site, "metrics", None)
+        if self._body_clock is not None:
+            self._stop_body_clock()
+        site = self.channel.site
+        metrics: RequestTally | None = getattr(site, "metrics", None)
         if metrics is not None:
             self.started_at = metrics.clock()  # and _dispatch sets route_kind (mark_route_kind)
         if self._too_large:
             if self.channel.transport is None:
-                send_refusal(self, 413, refusal_reason(413, self.channel.site.max_body_size))
+                send_refusal(self, 413, refusal_reason(413, site.max_body_size))
             return
         problem = host_problem(self.requestHeaders.getRawHeaders(b"host"), self.clientproto)
         if problem is not None:
@@ -213,7 +218,7 @@ class KraitRequest(server.Request):
             else:  # an HTTP/2 stream: answer on the stream
                 send_refusal(self, 400, problem)
             return
-        drainer = getattr(self.channel.site, "drainer", None)
+        drainer = getattr(site, "drainer", None)
         if drainer is not None:
             self._drainer = drainer
             drainer.request_started(self, reports_end=True)

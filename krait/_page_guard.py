@@ -56,7 +56,7 @@ class PageLimits:
 _Sink = Callable[[bool, Any], object]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Watched:
     """A page the guard keeps an eye on until it is done."""
 

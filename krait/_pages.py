@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any
 
 import krait
@@ -25,7 +26,7 @@ from krait._mime import DEFAULT_TYPE, content_type_for
 from krait._pyml import CompiledTemplate, compile_template, render
 from krait._request import RawRequest
 from krait._responses import JSON_CONTENT_TYPE, json_body
-from krait._scripts import MtimeCache, compile_script, make_function
+from krait._scripts import CTRL_GLOBAL, SCRIPT_FUNCTION_NAME, MtimeCache, compile_script
 from krait._session_store import SessionSettings, open_store
 from krait._targets import TargetKind, kind_for, resolve_view
 
@@ -174,17 +175,20 @@ class PageRenderer:
 
             state.ws_request = WebsocketsRequest(request)
             _freeze_session(state)
-        with _context.activate(state):
-            if job.kind == "ctrl":
+        token = _context.enter(state)  # no ``with`` object: its three calls showed per page
+        try:
+            if job.kind == "script":  # resolved as a script already: no need to look again
+                text = self._run_script(job.path, True, state)
+            elif job.kind == "ctrl":
                 text = self.render_ctrl(job.ctrl_class(), page=True)
-            elif job.kind == "script":  # resolved as a script already: no need to look again
-                text = self._run_script(job.path, page=True)
             else:
                 text = self.render_file(job.path, page=True)
             result = _assemble(state, text)
             # Saved only once the answer is known to be sendable: a page that fails saves nothing.
             result.headers.extend(state.session.commit(STREAMED_SESSION))
             return result
+        finally:
+            _context.leave(token)
 
     def render_file(self, path: str, page: bool = False) -> str:
         """Render any file as ``@import`` would: template, script, Jinja2 view or raw text.
@@ -235,18 +239,23 @@ class PageRenderer:
                 "give a path relative to the site root, e.g. '.view/index.html'"
             ) from None
 
-    def _run_script(self, path: str, page: bool = False) -> str:
-        state = _context.current()
+    def _run_script(
+        self, path: str, page: bool = False, state: _context.RequestState | None = None
+    ) -> str:
+        """Run the script at ``path`` in the active request (``state``, when the caller has it
+        at hand)."""
+        if state is None:
+            state = _context.current()
         namespace = {
             "__name__": "__krait_page__",
             "__file__": path,
             "__builtins__": builtins,
             "krait": krait,
-            "__krait_mvc__": krait.mvc,
+            CTRL_GLOBAL: state.curr_ctrl,
             "print": _script_print,
         }
         before = state.init_ctrl
-        result = make_function(self._scripts.get(path), namespace)()
+        result = FunctionType(self._scripts.get(path).code, namespace, SCRIPT_FUNCTION_NAME)()
         if result is not None:
             state.response = result
         ctrl = state.init_ctrl

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 from urllib.parse import quote
@@ -21,40 +21,12 @@ from krait._forms import (
     iter_multipart,
 )
 from krait._query import parse_json_body, parse_query, parse_query_all
+from krait._request_headers import decode_headers as decode_headers  # _static imports it here
+from krait._request_headers import lower_case_names
 
 __all__ = ["Request"]
 
 log = logging.getLogger("krait.request")
-
-
-def _lower_case_names(headers: Mapping[str, str]) -> dict[str, str]:
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
-    return lowered
-
-
-_HEADER_NAMES: dict[bytes, str] = {}
-"""Header names as received, decoded and lower-cased: a few dozen names cover most traffic."""
-
-
-def decode_headers(raw: Iterable[tuple[bytes, Sequence[bytes]]]) -> dict[str, str]:
-    """Raw header pairs as a dict of lower-case names, repeats joined with ``", "`` (Latin-1)."""
-    headers: dict[str, str] = {}
-    names = _HEADER_NAMES
-    for name, values in raw:
-        key = names.get(name)
-        if key is None:
-            key = name.decode("latin-1").lower()
-            if len(names) < 1024:
-                names[name] = key
-        if len(values) == 1:
-            value = values[0].decode("latin-1")
-        else:
-            value = ", ".join(v.decode("latin-1") for v in values)
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return headers
 
 
 _NO_PARAMS: Mapping[str, str] = MappingProxyType({})
@@ -88,25 +60,22 @@ class RawRequest(NamedTuple):
     remote: tuple[str | None, int | None, str] = (None, None, "http")
 
     def decode(self) -> Request:
-        """The :class:`Request` user code sees."""
+        """The :class:`Request` user code sees (its headers decoded when it first reads them)."""
         target = self.target
         query = target.split(b"?", 1)[1].decode("latin-1") if b"?" in target else ""
-        request = Request(
+        body_file = self.body_file
+        if body_file is not None:
+            body_file.seek(0)
+        return Request._received(
             self.method.decode("ascii", "replace"),
             self.path,
             query,
             self.version.decode("ascii", "replace"),
-            {},
-            b"",
+            self.headers,
+            dict(self.params) if self.params else {},
+            self.remote,
+            body_file,
         )
-        request.headers = decode_headers(self.headers)
-        request.params = dict(self.params)
-        request.remote_addr, request.remote_port, request.scheme = self.remote
-        if self.body_file is not None:
-            self.body_file.seek(0)
-            request._body = None
-            request._body_file = self.body_file
-        return request
 
 
 def _as_bytes(body: bytes | bytearray | str | None) -> bytes:
@@ -170,7 +139,8 @@ class Request:
         self.query_string = query_string
         self.query: dict[str, str] = parse_query(query_string)
         self.http_version = http_version
-        self.headers: dict[str, str] = _lower_case_names(headers)
+        self._headers: dict[str, str] | None = lower_case_names(headers)
+        self._raw_headers: Sequence[tuple[bytes, Sequence[bytes]]] = ()
         self._body: bytes | None = _as_bytes(body)
         self._body_file: IO[bytes] | None = None
         self._post_form: dict[str, str] | None = None
@@ -180,6 +150,55 @@ class Request:
         self.scheme = "http"
         self._uploads: list[Part] | None = None
         self._multipart_form: list[Request.MultipartFormData] | None = None
+
+    @classmethod
+    def _received(
+        cls,
+        http_method: str,
+        url: str,
+        query_string: str,
+        http_version: str,
+        raw_headers: Sequence[tuple[bytes, Sequence[bytes]]],
+        params: dict[str, str],
+        remote: tuple[str | None, int | None, str],
+        body_file: IO[bytes] | None,
+    ) -> Request:
+        """A request as received, built for a page thread without the constructor's work.
+
+        Sets every attribute ``__init__`` sets (``test_request`` pins that): the headers stay
+        raw until :attr:`headers` is first read, an empty query is not parsed, and the body
+        stays in ``body_file`` (or is empty without one).
+        """
+        request = cls.__new__(cls)
+        request.http_method = http_method
+        request.url = url
+        request.query_string = query_string
+        request.query = parse_query(query_string) if query_string else {}
+        request.http_version = http_version
+        request._headers = None
+        request._raw_headers = raw_headers
+        request._body = b"" if body_file is None else None
+        request._body_file = body_file
+        request._post_form = None
+        request.params = params
+        request.remote_addr, request.remote_port, request.scheme = remote
+        request._uploads = None
+        request._multipart_form = None
+        return request
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers, by lower-cased name (decoded on first use for a received request)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = decode_headers(self._raw_headers)
+            self._raw_headers = ()
+        return headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
+        self._raw_headers = ()
 
     @classmethod
     def from_stream(

@@ -17,6 +17,8 @@ from urllib.parse import unquote_to_bytes
 from twisted.python.failure import Failure
 from twisted.web import server
 
+from krait._twisted_compat import put_prepared_headers
+
 __all__ = ["http_date", "process_request"]
 
 _SERVER_REQUEST: Any = server.Request
@@ -59,11 +61,13 @@ def process_request(request: Any) -> None:
         _SERVER_REQUEST.process(request)
         return
     request.site = site
-    request.responseHeaders.setRawHeaders(b"date", [http_date()])
+    put_prepared_headers(request.responseHeaders, ((b"Date", http_date()),))
     request.prepath = []
     request.sitepath = []
     path = request.path
-    request.postpath = list(map(unquote_to_bytes, path[1:].split(b"/")))
+    segments = path[1:].split(b"/")
+    # Most paths have nothing percent-encoded: their segments are already what unquoting gives.
+    request.postpath = list(map(unquote_to_bytes, segments)) if b"%" in path else segments
     if path == b"*":
         request._handleStar()  # _twisted_compat.OPTIONS_STAR_HOOK
         return

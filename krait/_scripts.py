@@ -12,12 +12,14 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import CodeType, FunctionType
+from types import CodeType
 from typing import Any
 
 from krait._pyml import dedent_code
 
-_FUNCTION_NAME = "__krait_script__"
+SCRIPT_FUNCTION_NAME = "__krait_script__"
+CTRL_GLOBAL = "__krait_ctrl__"
+"""The global a script's ``ctrl`` starts from: the runner sets it to the current controller."""
 
 
 class ScriptSyntaxError(Exception):
@@ -62,9 +64,11 @@ def compile_script(source: bytes | str, filename: str) -> CompiledScript:
         body = ast.parse(dedent_code(text), filename, "exec")
     except SyntaxError as error:
         raise ScriptSyntaxError(filename, error.lineno, error.msg) from None
-    prologue = ast.parse("ctrl = __krait_mvc__.curr_ctrl").body
+    # The runner puts the current controller in the namespace: reading it there is a dict
+    # lookup, where ``krait.mvc.curr_ctrl`` is a descriptor and a context-variable read.
+    prologue = ast.parse(f"ctrl = {CTRL_GLOBAL}").body
     function = ast.FunctionDef(
-        name=_FUNCTION_NAME,
+        name=SCRIPT_FUNCTION_NAME,
         args=ast.arguments(
             posonlyargs=[],
             args=[],
@@ -86,11 +90,6 @@ def compile_script(source: bytes | str, filename: str) -> CompiledScript:
         raise ScriptSyntaxError(filename, error.lineno, error.msg) from None
     function_code = next(c for c in code.co_consts if isinstance(c, CodeType))
     return CompiledScript(filename=filename, code=function_code)
-
-
-def make_function(script: CompiledScript, namespace: dict[str, Any]) -> Callable[[], Any]:
-    """Bind a compiled script to a fresh global namespace, ready to call."""
-    return FunctionType(script.code, namespace, _FUNCTION_NAME)
 
 
 class MtimeCache:
@@ -124,8 +123,8 @@ class MtimeCache:
             OSError: the file cannot be read.
         """
         stat = os.stat(path)
-        entry = self._fresh_entry(path, stat)
-        if entry is not None:
+        entry = self._entries.get(path)  # _fresh_entry, inlined: this runs for every page
+        if entry is not None and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
             return entry[2]
         with open(path, "rb") as file:
             content = file.read()

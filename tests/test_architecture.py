@@ -45,6 +45,7 @@ PURE_CORES = (
     "krait._ranges",
     "krait._ready",
     "krait._request",
+    "krait._request_headers",
     "krait._responses",
     "krait._restart_policy",
     "krait._route_origins",

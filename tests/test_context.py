@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,27 @@ def test_a_field_the_state_does_not_have_is_refused_with_the_choices() -> None:
 
 def test_the_class_attribute_is_the_descriptor_itself() -> None:
     assert isinstance(_Module.curr_ctrl, RequestScoped)
+
+
+def test_enter_makes_a_state_active_until_leave_restores_the_one_before() -> None:
+    outer, inner = RequestState(), RequestState()
+    with _context.activate(outer):
+        token = _context.enter(inner)
+        assert _context.current() is inner
+        _context.leave(token)
+        assert _context.current() is outer
+    with pytest.raises(NoActiveRequestError):
+        _context.current()
+
+
+def test_a_page_that_raises_leaves_no_state_behind(tmp_path: Path) -> None:
+    from krait._pages import PageJob, PageRenderer
+    from krait._request import RawRequest
+
+    (tmp_path / "boom.py").write_text("raise ValueError('boom')\n")
+    job = PageJob(kind="script", path=str(tmp_path / "boom.py"), base_filename="boom.py")
+    raw = RawRequest(b"GET", "/boom", b"/boom", b"HTTP/1.1", [], None)
+    with pytest.raises(ValueError, match="boom"):
+        PageRenderer(str(tmp_path)).run(job, raw)
+    with pytest.raises(NoActiveRequestError):
+        _context.current()

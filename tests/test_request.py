@@ -13,7 +13,8 @@ import pytest
 
 from krait import Request
 from krait._forms import MultipartError
-from krait._request import RawRequest, decode_headers
+from krait._request import RawRequest
+from krait._request_headers import decode_headers
 
 MULTIPART_TYPE = "multipart/form-data; boundary=xyz"
 MULTIPART_BODY = (
@@ -251,3 +252,36 @@ def test_a_raw_request_decodes_into_the_request_scripts_see() -> None:
     assert request.http_version == "HTTP/1.1"
     assert request.headers == {"host": "h"}
     assert request.body == b"a=1"
+
+
+def test_a_decoded_request_has_every_attribute_a_constructed_one_has() -> None:
+    raw = RawRequest(b"GET", "/", b"/", b"HTTP/1.1", [(b"Host", [b"h"])], io.BytesIO())
+    assert vars(raw.decode()).keys() == vars(Request("GET", "/", "", "HTTP/1.1", {}, b"")).keys()
+
+
+def test_a_decoded_request_without_a_query_or_params_has_fresh_empty_ones() -> None:
+    raw = RawRequest(b"GET", "/", b"/", b"HTTP/1.1", [], None)
+    first, second = raw.decode(), raw.decode()
+    first.query["x"] = "1"
+    first.params["y"] = "2"
+    assert (second.query, second.params, second.body) == ({}, {}, b"")
+
+
+def test_a_decoded_request_copies_its_route_params() -> None:
+    params = {"id": "7"}
+    request = RawRequest(b"GET", "/p/7", b"/p/7", b"HTTP/1.1", [], None, params).decode()
+    request.params["id"] = "8"
+    assert params == {"id": "7"}
+
+
+def test_decoded_headers_are_the_same_dict_each_time_they_are_read() -> None:
+    raw = RawRequest(b"GET", "/", b"/", b"HTTP/1.1", [(b"Accept", [b"a", b"b"])], None)
+    request = raw.decode()
+    request.headers["x-added"] = "by the page"
+    assert request.headers == {"accept": "a, b", "x-added": "by the page"}
+
+
+def test_headers_assigned_to_a_decoded_request_replace_the_received_ones() -> None:
+    request = RawRequest(b"GET", "/", b"/", b"HTTP/1.1", [(b"Host", [b"h"])], None).decode()
+    request.headers = {"host": "other"}
+    assert request.headers == {"host": "other"}

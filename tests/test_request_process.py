@@ -84,3 +84,12 @@ def test_other_roots_are_walked_by_twisted() -> None:
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nDate: " in answer
     assert answer.endswith(b"found under child")
+
+
+@pytest.mark.parametrize(
+    ("target", "postpath"),
+    [(b"/a/b", b"a/b"), (b"/", b""), (b"/a%2Fb/c%20d", b"a/b/c d"), (b"/x%", b"x%")],
+)
+def test_the_postpath_is_the_target_path_split_and_unquoted(target: bytes, postpath: bytes) -> None:
+    answer = exchange(Root(), b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.endswith(b"\r\n\r\n" + target + b" " + postpath + b" ")

@@ -477,3 +477,20 @@ def test_edited_script_runs_its_new_code_on_the_next_request(tmp_path: Path) -> 
         assert requests.get(server.url + "/version", timeout=10).text == "second"
     finally:
         server.stop()
+
+
+def test_script_run_while_a_controller_renders_starts_with_that_controller_as_ctrl(
+    tmp_path: Path,
+) -> None:
+    from krait import Request, mvc
+    from krait._context import RequestState, activate
+    from krait._pages import PageRenderer
+
+    (tmp_path / "who.py").write_text("return ctrl\n")
+    renderer = PageRenderer(str(tmp_path))
+    state = RequestState(request=Request("GET", "/", "", "HTTP/1.1", {}, b""))
+    controller = object()
+    with activate(state):
+        mvc.push_ctrl(controller)
+        renderer.render_file(str(tmp_path / "who.py"))
+    assert state.response is controller
