@@ -108,7 +108,6 @@ class Request:
         query (dict[str, str]): the query parsed into a dict: each field split at its first
             ``=``, URL-decoded, the last repeated key winning.
         http_version (str): the HTTP version the client sent.
-        headers (dict[str, str]): the headers, by lower-cased name.
         params (dict[str, str]): the route parameters (a krait addition): the named groups of
             the route's ``regex``, or the ``{name}`` parts of its ``url``; empty otherwise.
         remote_addr (str | None): the client's IP address (a krait addition): the peer's, or,
@@ -188,7 +187,8 @@ class Request:
 
     @property
     def headers(self) -> dict[str, str]:
-        """The headers, by lower-cased name (decoded on first use for a received request)."""
+        """The headers (``dict[str, str]``), by lower-cased name, a repeated header's values
+        joined with ``", "``. Decoded on first use for a received request; assignable."""
         headers = self._headers
         if headers is None:
             headers = self._headers = decode_headers(self._raw_headers)
