@@ -5,7 +5,9 @@ requests each, the page run inline (``PageGuard.run`` replaced: no thread hop), 
 ``MemoryReactorClock``. Under callgrind the difference between 1,100 and 100 requests,
 divided by 1,000, is the instructions of one request: deterministic, so a cut can be measured
 on a loaded machine (with a fixed ``PYTHONHASHSEED``: string hashes move the count).
-Syscalls (the script's ``stat``) and the hop to the pool are left out.
+Syscalls (the script's ``stat``) and the hop to the pool are left out. To compare two trees,
+give both the same ``--site``: the default site is made in a new temporary folder, and its name
+alone moves the count by a few thousand instructions.
 
     python bench/instructions_per_request.py [--site DIR] [--requests N] [--path /hello]
         [--resource]            # run N requests once (what callgrind counts)
