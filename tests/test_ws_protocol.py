@@ -4,6 +4,7 @@ how much of one read it parses per reactor pass (the read budget)."""
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -197,3 +198,33 @@ def test_a_ping_timeout_waits_while_frames_are_held_back() -> None:
     one_pass(reactor)
     protocol.onAutoPingTimeout()  # nothing held any more: a silent peer is dropped
     assert transport.disconnecting
+
+
+def test_a_message_listener_still_hears_every_message_beside_the_controller() -> None:
+    """The per-message fast path skips Autobahn's "message" event only while nobody listens."""
+    protocol, _transport, _reactor = _open_connection()
+    heard: list[bytes] = []
+    autobahn: Any = protocol
+    autobahn.on("message", lambda payload, is_binary: heard.append(payload))
+    protocol.dataReceived(text_frames(0, 3))
+    assert protocol.received == numbers(0, 3)
+    assert heard == [b"0", b"1", b"2"]
+
+
+def test_a_send_is_written_at_once_and_counted_in_the_traffic_stats() -> None:
+    protocol, transport, _reactor = _open_connection()
+    autobahn: Any = protocol
+    before = autobahn.trafficStats.outgoingOctetsWireLevel
+    protocol.send("hi")
+    assert transport.value() == b"\x81\x02hi"
+    assert autobahn.trafficStats.outgoingOctetsWireLevel == before + 4
+
+
+def test_a_send_behind_queued_data_keeps_its_order() -> None:
+    """With Autobahn's send queue in use (a chopped write), a send goes behind it."""
+    protocol, transport, _reactor = _open_connection()
+    autobahn: Any = protocol
+    autobahn.sendData(b"first", chopsize=2)  # queued: written piece by piece on later passes
+    protocol.send("hi")
+    assert transport.value() == b"fi"
+    assert [data for data, _sync in autobahn.send_queue] == [b"rs", b"t", b"\x81\x02hi"]

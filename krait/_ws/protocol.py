@@ -18,7 +18,6 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionRequest
 from twisted.internet.defer import Deferred, succeed
@@ -30,6 +29,7 @@ from krait._open_files import ConnectionSlot
 from krait._ws.channels import Message, Subscriptions
 from krait._ws.deflate import MAX_DEFLATED_SEND
 from krait._ws.hub import WebsocketsHub
+from krait._ws.lean import LeanServerProtocol
 from krait._ws.mailbox import message_size
 
 log = Logger(namespace="krait.websockets")
@@ -41,6 +41,7 @@ POLICY_VIOLATION = 1008
 
 _OPEN = WebSocketProtocol.STATE_OPEN
 _CLOSED = WebSocketProtocol.STATE_CLOSED
+_CLOSING = WebSocketProtocol.STATE_CLOSING
 
 READ_BUDGET_FRAMES = 64
 """Frames one connection parses per reactor pass before the other connections get their turn.
@@ -75,7 +76,7 @@ class ConnectionState(enum.Enum):
 _ENDED = frozenset({ConnectionState.CLOSED, ConnectionState.RELEASED})
 
 
-class KraitWebSocketProtocol(WebSocketServerProtocol):
+class KraitWebSocketProtocol(LeanServerProtocol):
     """One accepted WebSocket connection.
 
     Args:
@@ -89,6 +90,7 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         self.chosen_subprotocol = subprotocol
         self.factory = hub.factory
         self._send_message: Any = self.sendMessage
+        self._process_step: Any = WebSocketProtocol.processData.__get__(self)
         self.reading_paused = False
         # False while the transport's buffer is full (the client reads slower than we send).
         self.writable = True
@@ -164,19 +166,28 @@ class KraitWebSocketProtocol(WebSocketServerProtocol):
         if not self._frames_held:
             self._frames_left = READ_BUDGET_FRAMES
         # else earlier frames wait for the next pass: this data waits behind them.
-        super().dataReceived(data)
+        # Straight to Autobahn's framework-neutral half: its Twisted dataReceived only adds
+        # a debug line whose arguments it formats even when debug logging is off.
+        self._dataReceived(data)
 
-    def processData(self) -> bool:
-        # Autobahn's parse loop calls this once per step and stops when it returns False,
-        # keeping the unparsed bytes in self.data. A step with no current frame starts one:
-        # hold it back once the budget is spent, or while krait does not read at all.
-        if self.current_frame is None:
-            if self._frames_left <= 0 or self.reading_paused:
-                self._frames_held = True
-                self._apply_reading()
-                return False
-            self._frames_left -= 1
-        return bool(super().processData())
+    def consumeData(self) -> None:
+        # Autobahn's loop, with the read budget: a step with no current frame starts one;
+        # hold it back (the unparsed bytes stay in self.data) once the budget is spent, or
+        # while krait does not read at all. Looping here rather than in an override of
+        # processData saves a Python call per parsing step.
+        if self.state != _OPEN and self.state != _CLOSING:
+            super().consumeData()
+            return
+        process = self._process_step
+        while True:
+            if self.current_frame is None:
+                if self._frames_left <= 0 or self.reading_paused:
+                    self._frames_held = True
+                    self._apply_reading()
+                    return
+                self._frames_left -= 1
+            if not process() or self.state == _CLOSED:
+                return
 
     def _parse_held(self) -> None:
         """Parse the frames held back, on a later reactor pass than the one that read them."""
