@@ -104,3 +104,28 @@ def test_a_json_access_line_is_always_one_line_of_json(raw: bytes) -> None:
     line = json_access_line("h", "[t]", (raw, raw, raw), 200, 1, raw, raw)
     assert "\n" not in line and "\r" not in line
     assert json.loads(line)["method"] == raw.decode("utf-8", "backslashreplace")
+
+
+_FIELD = st.one_of(st.none(), st.binary(max_size=12), st.sampled_from([b"-", b"curl/8", b'a"b']))
+
+
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=8), st.binary(max_size=16), _FIELD, _FIELD, st.integers(0, 9)),
+        max_size=6,
+    )
+)
+def test_a_batch_of_records_gives_each_record_its_own_combined_line(
+    fields: list[tuple[bytes, bytes, bytes | None, bytes | None, int]],
+) -> None:
+    # The batch path escapes a request line whole and repeated headers once per batch;
+    # the text must be exactly combined_line's, line by line, whatever the bytes.
+    records = [
+        ("::1", "[t]", method, target, b"HTTP/1.1", 200, length, referrer, agent)
+        for method, target, referrer, agent, length in fields
+    ]
+    expected = "".join(
+        combined_line(host, stamp, (method, target, proto), status, length, referrer, agent) + "\n"
+        for host, stamp, method, target, proto, status, length, referrer, agent in records
+    )
+    assert record_lines(records) == expected
