@@ -129,3 +129,36 @@ def test_a_batch_of_records_gives_each_record_its_own_combined_line(
         for host, stamp, method, target, proto, status, length, referrer, agent in records
     )
     assert record_lines(records) == expected
+
+
+def test_a_served_request_is_logged_with_its_last_referer_and_agent_whatever_their_case() -> None:
+    # The site reads Referer and User-Agent from the header table by canonical name: a
+    # client's lower-case names must still land there, and the last of repeated values wins.
+    import io
+
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import MemoryReactorClock, StringTransport
+    from twisted.web.resource import Resource
+
+    from krait._http import KraitSite
+
+    class Page(Resource):
+        isLeaf = True
+
+        def render_GET(self, request: object) -> bytes:
+            return b"hello"
+
+    root = Page()
+    out = io.StringIO()
+    site = KraitSite(root, access_log=out, reactor=MemoryReactorClock())
+    site.doStart()
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1234))
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(
+        b'GET /page?q=%22 HTTP/1.1\r\nHost: x\r\nuser-agent: first\r\nUSER-AGENT: a"b\r\n'
+        b"referer: http://r/\r\n\r\n"
+    )
+    site.doStop()
+    line = out.getvalue()
+    assert line.startswith("192.168.1.1 - - [")  # StringTransport's peer
+    assert line.endswith('] "GET /page?q=%22 HTTP/1.1" 200 5 "http://r/" "a\\"b"\n')
