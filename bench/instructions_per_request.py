@@ -7,11 +7,13 @@ divided by 1,000, is the instructions of one request: deterministic, so a cut ca
 on a loaded machine (with a fixed ``PYTHONHASHSEED``: string hashes move the count).
 Syscalls (the script's ``stat``) and the hop to the pool are left out. To compare two trees,
 give both the same ``--site``: the default site is made in a new temporary folder, and its name
-alone moves the count by a few thousand instructions.
+alone moves the count by a few thousand instructions. ``--access-log`` logs to a temporary file
+(the site started and stopped, so the writer thread formats and writes every line: callgrind
+counts all threads; the writes themselves are syscalls, not counted).
 
     python bench/instructions_per_request.py [--site DIR] [--requests N] [--path /hello]
-        [--resource]            # run N requests once (what callgrind counts)
-    python bench/instructions_per_request.py --callgrind [--resource]
+        [--resource] [--access-log]   # run N requests once (what callgrind counts)
+    python bench/instructions_per_request.py --callgrind [--resource] [--access-log]
                                 # both counts under valgrind, and the figure per request
 """
 
@@ -31,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 HEAD = b"HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
 
 
-def build(site_dir: Path, resource: bool) -> Any:
+def build(site_dir: Path, resource: bool, access_log: str | None = None) -> Any:
     """The site under test: krait's, pages run inline, or the plain hello Resource."""
     from twisted.internet.testing import MemoryReactorClock
 
@@ -47,7 +49,7 @@ def build(site_dir: Path, resource: bool) -> Any:
         sink(True, contextvars.copy_context().run(func, *args))
 
     page_guard.PageGuard.run = run_inline  # type: ignore[method-assign,assignment]
-    _, site = build_site(str(site_dir), reactor=MemoryReactorClock(), access_log=None)
+    _, site = build_site(str(site_dir), reactor=MemoryReactorClock(), access_log=access_log)
     return site
 
 
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1100)
     parser.add_argument("--resource", action="store_true", help="the plain Resource instead")
     parser.add_argument("--callgrind", action="store_true", help="count under valgrind")
+    parser.add_argument("--access-log", action="store_true", help="log to a temporary file")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         site_dir = options.site
@@ -96,10 +99,20 @@ def main() -> None:
         if options.callgrind:
             arguments = ["--site", str(site_dir), "--path", options.path]
             arguments += ["--resource"] if options.resource else []
+            arguments += ["--access-log"] if options.access_log else []
             few, many = counted(arguments, 100), counted(arguments, 1100)
             print(f"{(many - few) // 1000:,} instructions per request")
             return
-        serve(build(site_dir, options.resource), options.path, options.requests)
+        log_file = str(Path(scratch) / "access.log") if options.access_log else None
+        site = build(site_dir, options.resource, log_file)
+        if log_file is not None:
+            site.doStart()
+        serve(site, options.path, options.requests)
+        if log_file is not None:
+            site.doStop()
+            lines = Path(log_file).read_text().count("\n")
+            if lines != max(100, options.requests // 100 * 100):
+                raise SystemExit(f"{lines} access lines for {options.requests} requests")
 
 
 if __name__ == "__main__":

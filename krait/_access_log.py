@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 AccessRecord = tuple[str, str, bytes, bytes, bytes, int, int, "bytes | None", "bytes | None"]
@@ -61,9 +62,10 @@ def combined_line(
     Returns:
         The line, without a newline.
     """
-    method, target, protocol = (escape_field(part) for part in request_line)
+    # Escaped whole: a space needs no escaping, so that is escaping each part.
+    request = escape_field(b"%s %s %s" % request_line)
     return (
-        f'{host} - - {timestamp} "{method} {target} {protocol}" {status} '
+        f'{host} - - {timestamp} "{request}" {status} '
         f'{length or "-"} "{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"'
     )
 
@@ -80,6 +82,7 @@ _MONTHS = {
 _COMBINED_TIME = re.compile(r"\[(\d\d)/(\w{3})/(\d{4}):(\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)\]")
 
 
+@lru_cache(maxsize=4)  # the same time for every line of a second
 def iso_time(timestamp: str) -> str:
     """``[10/Oct/2000:13:55:36 +0000]`` as ISO 8601, ``2000-10-10T13:55:36+00:00``.
 
@@ -146,8 +149,49 @@ def record_lines(records: Iterable[AccessRecord], line: Callable[..., str] | Non
         records: the records, oldest first.
         line: :func:`combined_line` (the default) or :func:`json_access_line`.
     """
-    line = line or combined_line
+    if line is None or line is combined_line:
+        return combined_lines(records)
     return "".join(
         line(host, timestamp, (method, target, protocol), status, length, ref, agent) + "\n"
         for host, timestamp, method, target, protocol, status, length, ref, agent in records
+    )
+
+
+def combined_lines(records: Iterable[AccessRecord]) -> str:
+    """What :func:`record_lines` gives with :func:`combined_line`, made faster for a batch.
+
+    The same text: all but a line's host and time (request line, status, length, Referer,
+    User-Agent) repeats from request to request, so it is escaped and formatted once per
+    batch; a request line is escaped whole (a space needs no escaping, so that is escaping
+    each part).
+    """
+    tails: dict[tuple[Any, ...], str] = {}  # per batch: bounded by the batch, not the clients
+    lines = []
+    for record in records:
+        key = record[2:]
+        tail = tails.get(key)
+        if tail is None:
+            tail = tails[key] = _combined_tail(*record[2:])
+        lines.append(f"{record[0]} - - {record[1]}{tail}")
+    return "".join(lines)
+
+
+def _combined_tail(
+    method: bytes,
+    target: bytes,
+    protocol: bytes,
+    status: int,
+    length: int,
+    referrer: bytes | None,
+    agent: bytes | None,
+) -> str:
+    """A combined line after its time, from the opening quote to the newline."""
+    request_line = b"%s %s %s" % (method, target, protocol)
+    if _PLAIN.fullmatch(request_line):
+        request = request_line.decode("ascii")
+    else:
+        request = escape_field(request_line)
+    return (
+        f' "{request}" {status} {length or "-"} '
+        f'"{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"\n'
     )

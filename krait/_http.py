@@ -36,7 +36,7 @@ from krait._open_files import ConnectionSlots, default_max_connections, open_fil
 from krait._raw_requests import request_origin
 from krait._request_process import process_request
 from krait._timed_channel import BodyClock
-from krait._twisted_compat import log_date_time, reset_h2_stream
+from krait._twisted_compat import header_table, log_date_time, reset_h2_stream
 
 log = Logger(namespace="krait")
 
@@ -358,9 +358,10 @@ class KraitSite(server.Site):
         if self._log_file is None:
             return
         # References only: the writer thread formats the line (_access_log.record_lines).
-        headers = request.requestHeaders
-        referrer = headers.getRawHeaders(b"referer")
-        agent = headers.getRawHeaders(b"user-agent")
+        # The table itself, by canonical name: getRawHeaders would encode and case the name.
+        headers = header_table(request.requestHeaders)
+        referrer = headers.get(b"Referer")
+        agent = headers.get(b"User-Agent")
         self._pending.append(
             (
                 _client_host(request),

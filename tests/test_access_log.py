@@ -104,3 +104,61 @@ def test_a_json_access_line_is_always_one_line_of_json(raw: bytes) -> None:
     line = json_access_line("h", "[t]", (raw, raw, raw), 200, 1, raw, raw)
     assert "\n" not in line and "\r" not in line
     assert json.loads(line)["method"] == raw.decode("utf-8", "backslashreplace")
+
+
+_FIELD = st.one_of(st.none(), st.binary(max_size=12), st.sampled_from([b"-", b"curl/8", b'a"b']))
+
+
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=8), st.binary(max_size=16), _FIELD, _FIELD, st.integers(0, 9)),
+        max_size=6,
+    )
+)
+def test_a_batch_of_records_gives_each_record_its_own_combined_line(
+    fields: list[tuple[bytes, bytes, bytes | None, bytes | None, int]],
+) -> None:
+    # The batch path escapes a request line whole and repeated headers once per batch;
+    # the text must be exactly combined_line's, line by line, whatever the bytes.
+    records = [
+        ("::1", "[t]", method, target, b"HTTP/1.1", 200, length, referrer, agent)
+        for method, target, referrer, agent, length in fields
+    ]
+    expected = "".join(
+        combined_line(host, stamp, (method, target, proto), status, length, referrer, agent) + "\n"
+        for host, stamp, method, target, proto, status, length, referrer, agent in records
+    )
+    assert record_lines(records) == expected
+
+
+def test_a_served_request_is_logged_with_its_last_referer_and_agent_whatever_their_case() -> None:
+    # The site reads Referer and User-Agent from the header table by canonical name: a
+    # client's lower-case names must still land there, and the last of repeated values wins.
+    import io
+
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import MemoryReactorClock, StringTransport
+    from twisted.web.resource import Resource
+
+    from krait._http import KraitSite
+
+    class Page(Resource):
+        isLeaf = True
+
+        def render_GET(self, request: object) -> bytes:
+            return b"hello"
+
+    root = Page()
+    out = io.StringIO()
+    site = KraitSite(root, access_log=out, reactor=MemoryReactorClock())
+    site.doStart()
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1234))
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(
+        b'GET /page?q=%22 HTTP/1.1\r\nHost: x\r\nuser-agent: first\r\nUSER-AGENT: a"b\r\n'
+        b"referer: http://r/\r\n\r\n"
+    )
+    site.doStop()
+    line = out.getvalue()
+    assert line.startswith("192.168.1.1 - - [")  # StringTransport's peer
+    assert line.endswith('] "GET /page?q=%22 HTTP/1.1" 200 5 "http://r/" "a\\"b"\n')
