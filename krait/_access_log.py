@@ -62,12 +62,8 @@ def combined_line(
     Returns:
         The line, without a newline.
     """
-    # Escaped whole: a space needs no escaping, so that is escaping each part.
-    request = escape_field(b"%s %s %s" % request_line)
-    return (
-        f'{host} - - {timestamp} "{request}" {status} '
-        f'{length or "-"} "{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"'
-    )
+    tail = _combined_tail(*request_line, status, length, referrer, agent)
+    return f"{host} - - {timestamp}{tail}"
 
 
 ACCESS_NAMESPACE = "krait.access"
@@ -162,8 +158,7 @@ def combined_lines(records: Iterable[AccessRecord]) -> str:
 
     The same text: all but a line's host and time (request line, status, length, Referer,
     User-Agent) repeats from request to request, so it is escaped and formatted once per
-    batch; a request line is escaped whole (a space needs no escaping, so that is escaping
-    each part).
+    batch.
     """
     tails: dict[tuple[Any, ...], str] = {}  # per batch: bounded by the batch, not the clients
     lines = []
@@ -172,7 +167,7 @@ def combined_lines(records: Iterable[AccessRecord]) -> str:
         tail = tails.get(key)
         if tail is None:
             tail = tails[key] = _combined_tail(*record[2:])
-        lines.append(f"{record[0]} - - {record[1]}{tail}")
+        lines.append(f"{record[0]} - - {record[1]}{tail}\n")
     return "".join(lines)
 
 
@@ -185,13 +180,13 @@ def _combined_tail(
     referrer: bytes | None,
     agent: bytes | None,
 ) -> str:
-    """A combined line after its time, from the opening quote to the newline."""
-    request_line = b"%s %s %s" % (method, target, protocol)
-    if _PLAIN.fullmatch(request_line):
-        request = request_line.decode("ascii")
-    else:
-        request = escape_field(request_line)
+    """A combined line after its time: the quoted request line to the quoted User-Agent.
+
+    The request line is escaped whole: a space needs no escaping, so that is escaping each
+    part.
+    """
+    request = escape_field(b"%s %s %s" % (method, target, protocol))
     return (
         f' "{request}" {status} {length or "-"} '
-        f'"{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"\n'
+        f'"{escape_field(referrer or b"-")}" "{escape_field(agent or b"-")}"'
     )
