@@ -26,10 +26,10 @@ from krait._http import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
 from krait._twisted_compat import (
+    canonical_header_name,
     header_table,
     is_abandoned,
     is_disconnected,
-    prepared_headers,
 )
 from krait._whole_response import send_whole
 from krait._workers import WorkerPool
@@ -53,7 +53,7 @@ def header_name(name: str) -> bytes:
     HTTP token raises ``InvalidHeaderName``, as ``addRawHeader`` does); remembered."""
     encoded = _header_names.get(name)
     if encoded is None:
-        encoded = prepared_headers([(name.encode("iso-8859-1"), b"")])[0][0]
+        encoded = canonical_header_name(name.encode("iso-8859-1"))
         if len(_header_names) < 4096:
             _header_names[name] = encoded
     return encoded

@@ -179,7 +179,7 @@ def prepared_headers(pairs: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, byt
 def put_prepared_headers(headers: Headers, pairs: tuple[tuple[bytes, bytes], ...]) -> None:
     """Set headers made by :func:`prepared_headers` straight into the table (``_rawHeaders``),
     skipping the per-call name encoding and value check of ``setRawHeaders``."""
-    table: dict[bytes, list[bytes]] = headers._rawHeaders
+    table = header_table(headers)
     for name, value in pairs:
         table[name] = [value]
 
