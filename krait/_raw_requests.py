@@ -42,8 +42,7 @@ def raw_request(request: http.Request, path: str, params: dict[str, str]) -> Raw
         path: its decoded path.
         params: the route parameters (none for an error page).
     """
-    origin = getattr(request, "origin", None)  # request_origin, inlined: this runs per page
-    found: ClientOrigin = origin() if origin is not None else request_origin(request)
+    found = request_origin(request)
     return RawRequest(
         request.method,
         path,
