@@ -21,8 +21,7 @@ from krait._forms import (
     iter_multipart,
 )
 from krait._query import parse_json_body, parse_query, parse_query_all
-from krait._request_headers import decode_headers as decode_headers  # _static imports it here
-from krait._request_headers import lower_case_names
+from krait._request_headers import decode_headers, lower_case_names
 
 __all__ = ["Request"]
 

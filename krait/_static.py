@@ -36,7 +36,7 @@ from krait._ranges import (
     parse_range,
     unsatisfied_content_range,
 )
-from krait._request import decode_headers
+from krait._request_headers import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
 from krait._static_entities import SMALL_FILE, Entity, StaticEntities
 from krait._twisted_compat import put_prepared_headers
