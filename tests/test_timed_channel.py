@@ -160,26 +160,17 @@ class CountingClock(Clock):
         return super().callLater(delay, f, *args, **kw)
 
 
-def test_a_request_arms_no_head_timer_of_its_own_on_a_busy_connection() -> None:
-    """One head timer serves every request of a connection: none is made and cancelled
-    per request (a profile showed that cost)."""
+@pytest.mark.parametrize("timer", ["_check_head", "__timedOut"], ids=["head", "idle"])
+def test_a_request_arms_no_timer_of_its_own_on_a_busy_connection(timer: str) -> None:
+    """One head timer and one idle timer serve every request of a connection: the head
+    deadline re-arms itself, and the idle timeout waits while each request is answered; none
+    is made and cancelled per request (a profile showed that cost)."""
     clock = CountingClock()
     protocol, wire = connect(make_site(clock))
     for _ in range(6):
         protocol.dataReceived(GET)
     assert statuses(wire) == [b"200"] * 6
-    assert clock.scheduled.count("_check_head") == 1
-
-
-def test_a_request_arms_no_idle_timer_of_its_own_on_a_busy_connection() -> None:
-    """The idle timeout waits while each request is answered, on the connection's one timer:
-    none is cancelled and made anew per request."""
-    clock = CountingClock()
-    protocol, wire = connect(make_site(clock))
-    for _ in range(6):
-        protocol.dataReceived(GET)
-    assert statuses(wire) == [b"200"] * 6
-    assert clock.scheduled.count("__timedOut") == 1
+    assert clock.scheduled.count(timer) == 1
 
 
 class CountingWire(Wire):
