@@ -40,6 +40,7 @@ from krait._request_headers import decode_headers
 from krait._sendfile import SendfileProducer, sendfile_transport
 from krait._static_entities import SMALL_FILE, Entity, StaticEntities
 from krait._twisted_compat import put_prepared_headers
+from krait._whole_response import send_whole
 
 SEND_BUFFER = 4 * 1024 * 1024
 """Socket send buffer for large files sent with ``sendfile``."""
@@ -121,8 +122,12 @@ class StaticFiles:
         return _serve_compressed(request, form, content_type, policy, coding)
 
 
-def _write_entity(request: Request, entity: Entity) -> bytes:
+def _write_entity(request: Request, entity: Entity) -> bytes | int:
+    """Answer with a kept entity: in one write when ``send_whole`` can, else as twisted.web
+    writes a rendered body."""
     put_prepared_headers(request.responseHeaders, entity.headers)
+    if send_whole(request, entity.body, at_once=False):
+        return NOT_DONE_YET
     return b"" if request.method == b"HEAD" else entity.body
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import tcp
 from twisted.web import http
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site
@@ -45,6 +46,53 @@ def transport_has_buffered_data(transport: Any) -> bool:
     ``FileDescriptor`` keeps them in ``dataBuffer`` and, not yet joined, in ``_tempDataLen``.
     """
     return bool(transport.dataBuffer or transport._tempDataLen)
+
+
+DIRECT_WRITE_TRANSPORT_NAMES = (
+    "socket",
+    "TLS",
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "dataBuffer",
+    "_tempDataLen",
+)
+"""What a TCP transport must have for :func:`write_now` to write to its socket itself."""
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """Hand ``data`` to a plain TCP transport's socket at once, or else to ``transport.write``.
+
+    ``FileDescriptor.write`` only buffers: the bytes leave on the reactor's next turn, after
+    the descriptor is registered for writing (an ``epoll_ctl``), a write event is dispatched
+    and the descriptor unregistered (another ``epoll_ctl``). When the transport is connected,
+    not TLS, and holds no bytes yet (``dataBuffer``, ``_tempDataLen``), sending now changes
+    nothing a client sees but the time: the order is kept, and what the socket does not take
+    (a full send buffer, an error) goes to ``transport.write`` to be sent, or to fail, as
+    before. Any other transport (TLS, HTTP/2, a test's) gets ``transport.write``.
+    """
+    if (
+        transport.__class__ in _DIRECT_WRITE_CLASSES
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport.dataBuffer
+        and not transport._tempDataLen
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # EAGAIN, or an error transport.write meets again and reports
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
+_DIRECT_WRITE_CLASSES = frozenset({tcp.Server})
+"""The transports :func:`write_now` writes to itself: Twisted's TCP server connections (a UNIX
+socket's may queue file descriptors to send with the bytes; it is left to its own write)."""
 
 
 SENDFILE_TRANSPORT_NAMES = (

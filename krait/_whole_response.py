@@ -12,6 +12,14 @@ request is ended as twisted.web's ``finish`` ends it (``finish_written``: access
 log, ``notifyFinish``, keep-alive or close, the next pipelined request). Anything else,
 HTTP/2 streams among it, is left to twisted.web: the caller writes as usual when
 :func:`send_whole` returns False.
+
+Where the bytes go: a page's answer comes back from the pool in a batch with others, and goes
+straight to the socket (``write_now``), not to the reactor's next turn: no ``epoll_ctl`` to
+register the socket for writing and another to unregister it, no write event to dispatch
+(about 5 µs of the reactor's time per request). A static file's answer is made while the
+reactor reads the request; sent at once, each one woke the client on its own, and the kernel's
+wake-ups cost what the reactor saved, so it goes through the transport's buffer
+(``at_once=False``) and leaves with the other answers of that turn.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from twisted.web.http import NO_BODY_CODES, HTTPChannel
 from twisted.web.server import Request
 
 from krait._http import KraitRequest
-from krait._twisted_compat import clean_up_finished, header_table, writes_plainly
+from krait._twisted_compat import clean_up_finished, header_table, write_now, writes_plainly
 
 __all__ = ["finish_written", "head_parts", "send_whole", "status_line"]
 
@@ -55,8 +63,11 @@ def head_parts(line: bytes, table: dict[bytes, list[bytes]]) -> list[bytes]:
     return parts
 
 
-def send_whole(request: Request, body: bytes) -> bool:
+def send_whole(request: Request, body: bytes, at_once: bool = True) -> bool:
     """Send ``request``'s head (its code and header table) and ``body``, and finish it.
+
+    With ``at_once`` the bytes go to the socket now when it can take them (``write_now``);
+    otherwise they wait in the transport's buffer for the reactor's next turn.
 
     Returns False, having sent nothing, when the answer needs twisted.web's own write: a
     request other than a ``KraitRequest``, a channel other than HTTP/1.x, a write already
@@ -93,16 +104,17 @@ def send_whole(request: Request, body: bytes) -> bool:
     parts = head_parts(status_line(req.clientproto, code, req.code_message), table)
     req.startedWriting = 1
     transport: Any = channel.transport
+    write = write_now if at_once else _write_later
     if sends_body and body and req.method != b"HEAD":
         req.sentLength += len(body)
         if len(body) > JOIN_LIMIT:
-            transport.write(b"".join(parts))
+            write(transport, b"".join(parts))
             transport.write(body)
         else:
             parts.append(body)
-            transport.write(b"".join(parts))
+            write(transport, b"".join(parts))
     else:
-        transport.write(b"".join(parts))
+        write(transport, b"".join(parts))
     finish_written(request)
     return True
 
@@ -123,3 +135,7 @@ def finish_written(request: KraitRequest) -> None:
     if not req.queued:
         clean_up_finished(request)
     request.report_end()
+
+
+def _write_later(transport: Any, data: bytes) -> None:
+    transport.write(data)

@@ -25,6 +25,7 @@ SITE = {
         'krait.extra_headers.append(("set-cookie", "b=2; HttpOnly"))\n'
         'return "baked"\n'
     ),
+    "small.txt": "kept in memory\n",
 }
 
 
@@ -84,6 +85,34 @@ def test_pipelined_answers_come_in_order_and_the_last_closes(site: Server) -> No
     # Both under the first Set-Cookie, as twisted.web groups a header's values.
     assert baked.index(b"X-Trace") > baked.rindex(b"Set-Cookie")
     assert b"\r\nCache-Control: no-cache, no-store, must-revalidate\r\n" in baked
+
+
+def test_kept_static_answers_and_page_answers_keep_their_order_on_one_connection(
+    site: Server,
+) -> None:
+    # A kept file's answer waits in the transport's buffer, a page's goes to the socket at
+    # once when nothing waits before it: interleaved, they must still come in order.
+    methods = ["GET", "GET", "HEAD", "GET", "GET"]
+    wire = raw_exchange(
+        site.port,
+        request("GET", "/small.txt")
+        + request("GET", "/hello")
+        + request("HEAD", "/small.txt")
+        + request("GET", "/small.txt")
+        + request("GET", "/hello", close=True),
+    )
+    got = answers(wire, methods)
+    assert [body for _, body in got] == [
+        b"kept in memory\n",
+        b"hello",
+        b"",
+        b"kept in memory\n",
+        b"hello",
+    ]
+    for head, _ in (got[0], got[2], got[3]):
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\nContent-Length: 15\r\n" in head + b"\r\n"
+        assert b"\r\nETag: " in head
 
 
 def test_an_http_1_0_answer_has_its_length_and_the_connection_closes(site: Server) -> None:
