@@ -13,7 +13,8 @@ from krait._dispatch import KraitRoot
 from krait._drain import DEFAULT_SHUTDOWN_TIMEOUT, Drainer
 from krait._errors import SiteConfigError
 from krait._forwarded import TrustedProxies
-from krait._http import DEFAULT_MAX_BODY_SIZE, KraitSite
+from krait._http import KraitSite
+from krait._krait_request import DEFAULT_MAX_BODY_SIZE
 from krait._open_files import (
     connections_fit,
     default_max_connections,

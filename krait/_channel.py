@@ -270,7 +270,8 @@ class KraitChannel(TimedChannel):
         _line_channel.allHeadersReceived(self)
 
     def checkPersistence(self, request: http.Request, version: bytes) -> bool:
-        drainer = getattr(cast(Any, self).site, "drainer", None)
+        channel: Any = self
+        drainer = getattr(channel.site, "drainer", None)
         if drainer is not None and drainer.draining:
             # Shutting down: answer this request, then close (RFC 9112 §9.6).
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])

@@ -26,7 +26,7 @@ from krait._cors import (
     preflight_headers,
     response_headers,
 )
-from krait._http import KraitRequest
+from krait._krait_request import KraitRequest
 from krait._routing import CompiledRoute, allowed_methods
 from krait._static import finish_without_body
 from krait._twisted_compat import prepared_headers, put_prepared_headers

@@ -50,6 +50,7 @@ from krait._targets import (
     resolve_target,
     target_path,
 )
+from krait._twisted_compat import header_table  # canonical names: b"Upgrade", not b"upgrade"
 from krait._workers import WorkerPool
 from krait._ws.hub import WebsocketsHub
 
@@ -120,7 +121,7 @@ class KraitRoot(Resource):
                 log.info("400 for {uri!r}: {reason}", uri=request.uri, reason=error)
                 return write_error(request, 400)
             self._remember_decoded(request.path, path)
-        upgrade = request.requestHeaders.hasHeader(b"upgrade") and is_websocket_upgrade(
+        upgrade = b"Upgrade" in header_table(request.requestHeaders) and is_websocket_upgrade(
             {"upgrade": ", ".join(request_header_values(request, b"upgrade"))}
         )
         if self.cross_origin is not None and not upgrade:
@@ -365,7 +366,7 @@ class RouteHandler:
         render: Callable[..., PageResult] = root.renderer.run
         args: tuple[Any, ...]
         if root.compression and not upgrade:
-            accepted = request.requestHeaders.getRawHeaders(b"accept-encoding")
+            accepted = header_table(request.requestHeaders).get(b"Accept-Encoding")
             if accepted is None:
                 accept_encoding = None
             elif len(accepted) == 1:

@@ -22,7 +22,7 @@ from krait._answers import (
     write_error,
     write_failure,
 )
-from krait._http import close_after
+from krait._krait_request import close_after
 from krait._pages import PageJob, PageResult, default_content_type
 from krait._streaming import IteratorProducer
 from krait._twisted_compat import (
@@ -59,11 +59,22 @@ def header_name(name: str) -> bytes:
     return encoded
 
 
+_header_values: dict[str | bytes, bytes] = {}
+
+
 def header_value(value: str | bytes) -> bytes:
-    """``value`` as twisted.web's header table stores it: UTF-8, line breaks made spaces."""
+    """``value`` as twisted.web's header table stores it: UTF-8, line breaks made spaces.
+
+    The values most pages send (their Content-Type, the Cache-Control of their route) are
+    few: the short ones are remembered, up to a bound."""
+    encoded = _header_values.get(value)
+    if encoded is not None:
+        return encoded
     encoded = value.encode("utf-8") if isinstance(value, str) else value
     if b"\n" in encoded or b"\r" in encoded:
         encoded = b" ".join(encoded.splitlines())
+    if len(value) <= 200 and len(_header_values) < 1024:
+        _header_values[value] = encoded
     return encoded
 
 

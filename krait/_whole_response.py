@@ -29,7 +29,7 @@ from typing import Any
 from twisted.web.http import NO_BODY_CODES, HTTPChannel
 from twisted.web.server import Request
 
-from krait._http import KraitRequest
+from krait._krait_request import KraitRequest
 from krait._twisted_compat import clean_up_finished, header_table, write_now, writes_plainly
 
 __all__ = ["finish_written", "head_parts", "send_whole", "status_line"]

@@ -39,7 +39,7 @@ from twisted.web.http_headers import Headers
 
 from krait._app import build_site
 from krait._dispatch import KraitRoot
-from krait._http import DEFAULT_MAX_BODY_SIZE
+from krait._krait_request import DEFAULT_MAX_BODY_SIZE
 
 __all__ = ["RunningSite", "SiteResponse", "start_site"]
 

@@ -17,7 +17,8 @@ from twisted.web.test.requesthelper import DummyChannel
 from krait._cors import compile_cors
 from krait._cross_origin import CrossOrigin
 from krait._h2 import KraitH2Connection
-from krait._http import KraitRequest, KraitSite
+from krait._http import KraitSite
+from krait._krait_request import KraitRequest
 from krait._routing import compile_routes
 from krait.config import Cors, Route
 

@@ -25,7 +25,8 @@ from twisted.web.resource import Resource
 
 from krait._h2 import GOAWAY_FLUSH_DEADLINE, KraitH2Connection, ProtocolSwitch
 from krait._h2_limits import MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE
-from krait._http import KraitChannel, KraitRequest, KraitSite
+from krait._http import KraitChannel, KraitSite
+from krait._krait_request import KraitRequest
 from krait._twisted_compat import is_abandoned
 
 REQUEST = [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "x")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -265,3 +266,20 @@ def test_pipelined_requests_with_bodies_in_one_send_are_all_answered_in_order(
     assert statuses[0] == statuses[3] == 200
     assert statuses[1] == statuses[2]
     assert answer.endswith(b"home")
+
+
+@pytest.mark.parametrize(
+    ("length", "in_memory"), [(0, True), (99_999, True), (100_000, False), (None, False)]
+)
+def test_small_bodies_are_kept_in_memory_and_large_or_unsized_ones_in_a_file(
+    length: int | None, in_memory: bool
+) -> None:
+    site = KraitSite(Resource(), access_log=None, reactor=MemoryReactorClock())
+    content = site.getContentFile(length)
+    try:
+        assert isinstance(content, io.BytesIO) is in_memory
+        content.write(b"body")
+        content.seek(0)
+        assert content.read() == b"body"
+    finally:
+        content.close()

@@ -28,7 +28,8 @@ from zope.interface import directlyProvides
 from krait._connection_refusal import REFUSAL_LINGER, ConnectionRefusal
 from krait._deadlines import ClientLimits
 from krait._h2 import KraitH2Connection
-from krait._http import KraitChannel, KraitRequest, KraitSite
+from krait._http import KraitChannel, KraitSite
+from krait._krait_request import KraitRequest
 from krait._open_files import ConnectionSlots
 from krait._timed_channel import CLOSE_GRACE, Phase
 

@@ -24,7 +24,8 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from krait import _twisted_compat as compat
 from krait._h2 import ProtocolSwitch
-from krait._http import KraitChannel, KraitRequest
+from krait._http import KraitChannel
+from krait._krait_request import KraitRequest
 
 
 def changed(name: str, fix: str) -> str:

@@ -22,7 +22,7 @@ from twisted.web.server import Request
 from krait import _context
 from krait._answers import write_error
 from krait._channel import KraitChannel
-from krait._http import close_after
+from krait._krait_request import close_after
 from krait._static import request_headers
 from krait._twisted_compat import unread_request_data
 from krait._ws.async_ctrl import AsyncCtrlProtocol
