@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from twisted.logger import globalLogBeginner
 
     from krait._errors import SiteConfigError
-    from krait._gc_policy import freeze_loaded_objects
+    from krait._gc_policy import prepare_collector_for_serving
     from krait._log_output import krait_observer
     from krait.tap import build_service
 
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     service.privilegedStartService()
     service.startService()
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
-    # The site is loaded: keep full garbage collections from walking it (krait._gc_policy).
-    freeze_loaded_objects()
+    # The site is loaded: keep collections from walking it, and make them rarer (_gc_policy).
+    prepare_collector_for_serving()
     reactor.run()
     return 0
 

@@ -244,15 +244,15 @@ def makeService(options: Options) -> MultiService:
 
     A site that cannot start ends the process with exit status 1 and one clear message.
     """
-    from krait._gc_policy import freeze_loaded_objects
+    from krait._gc_policy import prepare_collector_for_serving
 
     try:
         service = build_service(options, twistd=True)
     except SiteConfigError as error:
         exit_with(error)
         raise  # unreachable: exit_with raises SystemExit
-    # The site is loaded: keep full garbage collections from walking it (krait._gc_policy).
-    freeze_loaded_objects()
+    # The site is loaded: keep collections from walking it, and make them rarer (_gc_policy).
+    prepare_collector_for_serving()
     return service
 
 

@@ -1,4 +1,5 @@
-"""Full garbage collections skip what the loaded site keeps alive (krait._gc_policy)."""
+"""Full garbage collections skip what the loaded site keeps alive, and young ones come less
+often (krait._gc_policy)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,26 @@ import twisted.logger
 
 import krait.tap
 from krait.__main__ import main
-from krait._gc_policy import freeze_loaded_objects
+from krait._gc_policy import YOUNG_THRESHOLD, collect_young_less_often, freeze_loaded_objects
 
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
     """Give the test process its collector back as it was."""
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_young_collections_come_less_often_and_the_older_generations_keep_theirs() -> None:
+    gc.set_threshold(700, 11, 12)
+    collect_young_less_often()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 11, 12)
+    gc.set_threshold(YOUNG_THRESHOLD * 2, 11, 12)  # already rarer: left alone
+    collect_young_less_often()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 11, 12)
 
 
 class Loaded:
@@ -51,6 +63,7 @@ def test_the_command_freezes_the_loaded_site_before_serving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frozen_when_serving: list[int] = []
+    young_when_serving: list[int] = []
 
     class Service:
         started = False
@@ -70,6 +83,7 @@ def test_the_command_freezes_the_loaded_site_before_serving(
 
         def run(self) -> None:
             frozen_when_serving.append(gc.get_freeze_count())
+            young_when_serving.append(gc.get_threshold()[0])
 
     service = Service()
     monkeypatch.setattr(twisted.internet, "reactor", Reactor(), raising=False)
@@ -78,6 +92,7 @@ def test_the_command_freezes_the_loaded_site_before_serving(
     assert main([str(tmp_path)]) == 0
     assert service.started
     assert frozen_when_serving and frozen_when_serving[0] > 0
+    assert young_when_serving == [YOUNG_THRESHOLD]
 
 
 def test_twistd_krait_freezes_the_loaded_site(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +106,4 @@ def test_twistd_krait_freezes_the_loaded_site(monkeypatch: pytest.MonkeyPatch) -
     assert krait.tap.makeService(krait.tap.Options()) == "the service"
     assert frozen_when_built == [0]
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
