@@ -51,6 +51,10 @@ _CANONICAL_NAMES: dict[bytes, bytes] = {}
 """Header names as sent, by the name ``Headers`` files them under (a few hundred at most: a
 client may send any number of names)."""
 
+_NON_QUEUED: dict[Any, bool] = {}
+"""Whether a request factory takes no queue position (``INonQueuedRequestFactory``), asked
+once per factory instead of per request."""
+
 
 class KraitChannel(TimedChannel):
     """An HTTP/1.1 channel that answers malformed, oversized and slow request heads properly.
@@ -180,10 +184,10 @@ class KraitChannel(TimedChannel):
         and the request itself."""
         channel: Any = self
         factory = channel.requestFactory
-        if INonQueuedRequestFactory.providedBy(factory):
-            request = factory(self)
-        else:
-            request = factory(self, len(self.requests))
+        non_queued = _NON_QUEUED.get(factory)
+        if non_queued is None:
+            non_queued = _NON_QUEUED[factory] = INonQueuedRequestFactory.providedBy(factory)
+        request = factory(self) if non_queued else factory(self, len(self.requests))
         self.requests.append(request)
         channel._HTTPChannel__first_line = 0
         channel._command = head.method

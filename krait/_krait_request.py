@@ -13,6 +13,7 @@ from typing import Any, cast
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
+from twisted.web.http_headers import Headers
 
 from krait._answers import refusal, refusal_reason, send_refusal
 from krait._deadlines import ClientLimits
@@ -66,6 +67,26 @@ class KraitRequest(server.Request):
     _origin: ClientOrigin | None = None
     head_hook: Callable[[server.Request], None] | None = None
     """Called once just before the response head goes out, whoever writes the answer."""
+
+    def __init__(self, channel: Any, *args: Any, **kw: Any) -> None:
+        # twisted.web's three constructors (server.Request, http.Request, Componentized) in
+        # one: the same attributes (tests/test_krait_request.py compares them), one call.
+        self.notifications: list[Any] = []
+        self.channel = channel
+        self.client = channel.getPeer()
+        self.host = channel.getHost()
+        self.requestHeaders = Headers()
+        self.received_cookies: dict[bytes, bytes] = {}
+        self.responseHeaders = Headers()
+        self.cookies: list[bytes] = []
+        self.transport = channel.transport
+        # Called as twisted.web calls it: (channel), (channel, queued), parsePOSTFormSubmission=.
+        self.queued = args[0] if args else kw.get("queued", False)
+        parse_forms = kw.get("parsePOSTFormSubmission")
+        if parse_forms is None:
+            parse_forms = channel.site._parsePOSTFormSubmission
+        self._parsePOSTFormSubmission = parse_forms
+        self._adapterCache: dict[Any, Any] = {}
 
     def write(self, data: bytes) -> None:
         if self.head_hook is not None and not self.startedWriting:
