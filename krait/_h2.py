@@ -202,6 +202,9 @@ def _socket_transport(transport: Any) -> Any:
     return inner if ISSLTransport.providedBy(transport) and inner is not None else transport
 
 
+_SWITCH_BASE: Any = http._GenericHTTPChannelProtocol
+
+
 class ProtocolSwitch(http._GenericHTTPChannelProtocol):
     """An HTTP/1.1 channel that becomes a :class:`KraitH2Connection` when ALPN chose h2.
 
@@ -214,7 +217,7 @@ class ProtocolSwitch(http._GenericHTTPChannelProtocol):
             channel = self._channel  # twisted private: _channel
             if getattr(channel.transport, "negotiatedProtocol", None) == b"h2":
                 self._switch_to_h2(channel)
-        cast(Any, super()).dataReceived(data)
+        _SWITCH_BASE.dataReceived(self, data)  # by name, not cast(Any, super()): per read
 
     def _switch_to_h2(self, channel: Any) -> None:
         # twisted private: HTTPChannel._networkProducer, and the _requestFactory, _site,

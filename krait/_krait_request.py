@@ -23,7 +23,7 @@ from krait._host import host_problem
 from krait._metrics_tally import RequestTally
 from krait._request_process import process_request
 from krait._timed_channel import BodyClock
-from krait._twisted_compat import header_table, reset_h2_stream
+from krait._twisted_compat import RequestHeaders, header_table, reset_h2_stream
 
 log = Logger(namespace="krait")
 
@@ -75,7 +75,7 @@ class KraitRequest(server.Request):
         self.channel = channel
         self.client = channel.getPeer()
         self.host = channel.getHost()
-        self.requestHeaders = Headers()
+        self.requestHeaders = RequestHeaders()
         self.received_cookies: dict[bytes, bytes] = {}
         self.responseHeaders = Headers()
         self.cookies: list[bytes] = []

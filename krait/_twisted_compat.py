@@ -284,3 +284,32 @@ def canonical_header_name(name: bytes) -> bytes:
     headers = Headers()
     headers.addRawHeader(name, b"")
     return next(headers.getAllRawHeaders())[0]
+
+
+_LOOKUP_NAMES: dict[bytes, bytes] = {}
+"""Header names as code asks for them (``b"cookie"``), by the name the table files them under;
+a few dozen in practice, bounded because any code may ask for any name."""
+
+
+class RequestHeaders(Headers):
+    """``Headers`` whose lookups by a ``bytes`` name asked for before go straight to the table.
+
+    twisted.web itself reads four request headers per request (Cookie, Connection, Expect,
+    Content-Type), each through a Python call to its name encoder before the table lookup.
+    The answers are those of ``Headers`` (``tests/test_twisted_compat.py`` compares them).
+    """
+
+    def getRawHeaders(self, name: Any, default: Any = None) -> Any:
+        key = _LOOKUP_NAMES.get(name) if name.__class__ is bytes else None
+        if key is None:
+            if name.__class__ is bytes and len(_LOOKUP_NAMES) < 256:
+                _LOOKUP_NAMES[name] = canonical_header_name(name)
+            return Headers.getRawHeaders(self, name, default)
+        values = self._rawHeaders.get(key)
+        return values if values else default
+
+    def hasHeader(self, name: Any) -> bool:
+        key = _LOOKUP_NAMES.get(name) if name.__class__ is bytes else None
+        if key is None:
+            return Headers.hasHeader(self, name)
+        return key in self._rawHeaders

@@ -296,3 +296,19 @@ def test_header_table_is_the_table_headers_are_read_from() -> None:
         (b"X-XSS-Protection", [b"1"]),
         (b"Content-Type", [b"a", b"b"]),
     ]
+
+
+@pytest.mark.parametrize(
+    "name", [b"cookie", b"Cookie", b"content-type", b"x-missing", b"empty", "Cookie", "cookie"]
+)
+def test_request_headers_answer_every_lookup_as_headers_do(name: bytes | str) -> None:
+    pairs = [(b"Cookie", b"a=1"), (b"cookie", b"b=2"), (b"Content-Type", b"text/plain")]
+    ours, theirs = compat.RequestHeaders(), Headers()
+    for header in (ours, theirs):
+        for key, value in pairs:
+            header.addRawHeader(key, value)
+        header.setRawHeaders(b"empty", [])
+    for _ in range(2):  # the first bytes lookup of a name learns it, the second uses it
+        assert ours.getRawHeaders(name) == theirs.getRawHeaders(name)
+        assert ours.getRawHeaders(name, "default") == theirs.getRawHeaders(name, "default")
+        assert ours.hasHeader(name) == theirs.hasHeader(name)
