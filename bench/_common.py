@@ -118,9 +118,12 @@ def wrk_rps(url: str, seconds: int, connections: int, headers: tuple[str, ...] =
     return wrk(url, seconds, connections, headers).rps
 
 
-def start_krait(site: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
-    """``python -m krait`` serving ``site`` on 127.0.0.1:``port``, pinned to CPU 0."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def start_krait(
+    site: Path, port: int, *options: str, checkout: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """``python -m krait`` from ``checkout`` (this one by default) serving ``site`` on
+    127.0.0.1:``port``, pinned to CPU 0."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
     command = [
         sys.executable,
         "-m",
@@ -130,7 +133,7 @@ def start_krait(site: Path, port: int, *options: str) -> subprocess.Popen[bytes]
         f"tcp:{port}:interface=127.0.0.1",
         *options,
     ]
-    return subprocess.Popen(pinned(command, "0"), env=env, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(pinned(command, "0"), env=env, cwd=checkout, stderr=subprocess.DEVNULL)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:

@@ -23,14 +23,13 @@ Read the medians; the spread says how much the shared machine moved them.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO, WrkResult, free_port, pinned, stop_process, wait_for, wrk
+from _common import WrkResult, free_port, pinned, start_krait, stop_process, wait_for, wrk
 
 BENCH = Path(__file__).resolve().parent
 HELLO_SCRIPT = (
@@ -51,18 +50,6 @@ def open_loop_run(url: str, rate: float, seconds: float) -> tuple[float, float]:
     if len(fields) < 8:
         raise RuntimeError(f"open_loop.py gave no result:\n{done.stdout}\n{done.stderr}")
     return float(fields[3]), float(fields[6])
-
-
-def start_krait_from(
-    checkout: Path, site: Path, port: int, options: list[str]
-) -> subprocess.Popen[bytes]:
-    """``python -m krait`` from ``checkout`` serving ``site`` on 127.0.0.1:``port``, on CPU 0."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
-    command = [sys.executable, "-m", "krait", str(site), "--listen", f"tcp:{port}"]
-    command[-1] += ":interface=127.0.0.1"
-    return subprocess.Popen(
-        pinned(command + options, "0"), env=env, cwd=checkout, stderr=subprocess.DEVNULL
-    )
 
 
 def spread(values: list[float]) -> str:
@@ -102,7 +89,7 @@ def main() -> None:
         if args.compare_with is not None:
             ports["other"] = free_port()
         procs = {
-            "krait": start_krait_from(REPO, root, ports["krait"], options),
+            "krait": start_krait(root, ports["krait"], *options),
             "Resource": subprocess.Popen(
                 pinned(
                     [
@@ -117,7 +104,7 @@ def main() -> None:
             ),
         }
         if args.compare_with is not None:
-            procs["other"] = start_krait_from(args.compare_with, root, ports["other"], options)
+            procs["other"] = start_krait(root, ports["other"], *options, checkout=args.compare_with)
         try:
             for name, proc in procs.items():
                 wait_for(ports[name], proc)

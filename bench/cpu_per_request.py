@@ -8,6 +8,11 @@ table shows every round and the best (lowest) figure per server.
 
     python bench/cpu_per_request.py [--seconds 4] [--rounds 3] [--connections 32]
         [--servers krait-log,krait,resource] [--page hello] [--krait-options "--threads 4"]
+        [--compare-with CHECKOUT]
+
+``--compare-with`` adds ``other-log`` and ``other``: krait from another checkout (before/after
+a change), measured in the same rounds. The rounds interleave the servers, so a disturbance
+of the machine hits them alike.
 
 ``--page`` picks the krait page: ``hello`` (a ``.py`` script), ``pyml`` (a Pyml template
 with code), ``mvc`` (a controller and its view), ``static`` (a 1 KiB file).
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,6 +120,7 @@ def main() -> None:
     parser.add_argument("--servers", default="krait-log,krait,resource")
     parser.add_argument("--page", default="hello", choices=sorted(PAGES))
     parser.add_argument("--krait-options", default="", help="more krait options, one string")
+    parser.add_argument("--compare-with", type=Path, help="another checkout of krait to run too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
@@ -126,6 +133,15 @@ def main() -> None:
             "resource": start_resource,
         }
         names = args.servers.split(",")
+        other = args.compare_with
+        if other is not None:
+            starts["other-log"] = lambda port: start_krait(
+                site, port, "--access-log", log, *more, checkout=other
+            )
+            starts["other"] = lambda port: start_krait(
+                site, port, "--no-access-log", *more, checkout=other
+            )
+            names += [f"other{name[len('krait') :]}" for name in names if name.startswith("krait")]
         figures: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.rounds):
             for name in names:
@@ -135,7 +151,8 @@ def main() -> None:
     for name in names:
         rounds = " ".join(f"{value:7.1f}" for value in figures[name])
         page = "hello" if name == "resource" else args.page
-        print(f"{name:<10} {page:<7} {rounds}   best {min(figures[name]):7.1f}")
+        best, median = min(figures[name]), statistics.median(figures[name])
+        print(f"{name:<10} {page:<7} {rounds}   best {best:7.1f}  median {median:7.1f}")
     if "resource" in figures:
         anchor = min(figures["resource"])
         for name in names:

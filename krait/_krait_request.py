@@ -88,6 +88,21 @@ class KraitRequest(server.Request):
         self._parsePOSTFormSubmission = parse_forms
         self._adapterCache: dict[Any, Any] = {}
 
+    _cookies_parsed = False
+
+    def parseCookies(self) -> None:
+        # twisted.web parses every request's Cookie header into received_cookies when its head
+        # is in; krait reads cookies through its own Request, so this copy is made only when
+        # getCookie asks for it.
+        return
+
+    def getCookie(self, key: bytes) -> bytes | None:
+        if not self._cookies_parsed:
+            self._cookies_parsed = True
+            _SERVER_REQUEST.parseCookies(self)
+        cookie: bytes | None = _SERVER_REQUEST.getCookie(self, key)
+        return cookie
+
     def write(self, data: bytes) -> None:
         if self.head_hook is not None and not self.startedWriting:
             hook, self.head_hook = self.head_hook, None

@@ -45,3 +45,16 @@ def test_the_attributes_are_twisted_webs_own(args: tuple[Any, ...], kw: dict[str
     assert comparable(ours) == comparable(theirs)
     assert ours.requestHeaders is not ours.responseHeaders
     assert ours.notifications is not KraitRequest(channel).notifications
+
+
+def test_cookies_are_parsed_only_when_asked_for_and_then_as_twisted_web_parses_them() -> None:
+    channel = DummyChannel()
+    channel.site = server.Site(None)
+    request = KraitRequest(channel)
+    request.requestHeaders.setRawHeaders(b"cookie", [b"a=1; b=2", b"c=3"])
+    request.parseCookies()  # what twisted.web calls once the head is in
+    assert request.received_cookies == {}
+    assert request.getCookie(b"b") == b"2"
+    assert request.getCookie(b"c") == b"3"
+    assert request.getCookie(b"missing") is None
+    assert request.received_cookies == {b"a": b"1", b"b": b"2", b"c": b"3"}
