@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Server
 from twisted.internet.testing import MemoryReactor, StringTransport
 
 from krait._twisted_compat import DIRECT_WRITE_TRANSPORT_NAMES, write_now
+from krait._ws.lean import LeanServerProtocol
 
 
 class Connected:
@@ -136,3 +138,18 @@ def test_other_transports_get_their_own_write(kind: str, connected: Connected) -
     else:
         assert written == [b"answer"]
         assert connected.transport.dataBuffer == b""
+
+
+def test_a_websocket_frame_on_an_idle_connection_reaches_the_socket_at_once(
+    connected: Connected,
+) -> None:
+    protocol = LeanServerProtocol()
+    protocol.transport = connected.transport
+    protocol.state = WebSocketProtocol.STATE_OPEN
+    protocol.send_queue = []
+    protocol.logOctets = False
+    protocol.trafficStats = type("Stats", (), {"outgoingOctetsWireLevel": 0})()
+    protocol.sendData(b"\x81\x02hi")
+    assert connected.received(4) == b"\x81\x02hi"
+    assert not connected.is_waiting_to_write()
+    assert protocol.trafficStats.outgoingOctetsWireLevel == 4

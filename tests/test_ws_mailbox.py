@@ -159,6 +159,68 @@ def test_a_pop_with_a_timeout_gives_up_after_it() -> None:
     assert time.monotonic() - started >= 0.04
 
 
+def _deliver(mailbox: Mailbox, message: object) -> None:
+    with mailbox.lock:
+        mailbox.put_in(message)
+        mailbox.notify_readers()
+
+
+def test_every_waiting_reader_gets_one_of_as_many_messages() -> None:
+    mailbox = Mailbox()
+    got: list[object] = []
+    readers = [
+        threading.Thread(target=lambda: got.append(mailbox.pop_in(10)), daemon=True)
+        for _ in range(4)
+    ]
+    for reader in readers:
+        reader.start()
+    while mailbox._bell_readers < 4:  # all four wait
+        time.sleep(0.01)
+    for number in range(4):
+        _deliver(mailbox, number)
+    for reader in readers:
+        reader.join(10)
+    assert sorted(got) == [0, 1, 2, 3]  # type: ignore[type-var]
+
+
+def test_a_stop_wakes_every_waiting_reader_with_none() -> None:
+    mailbox = Mailbox()
+    got: list[object] = []
+    readers = [
+        threading.Thread(target=lambda: got.append(mailbox.pop_in(None)), daemon=True)
+        for _ in range(3)
+    ]
+    for reader in readers:
+        reader.start()
+    while mailbox._bell_readers < 3:
+        time.sleep(0.01)
+    mailbox.stop()
+    for reader in readers:
+        reader.join(10)
+    assert got == [None, None, None]
+
+
+def test_a_wake_up_owed_to_a_reader_that_gave_up_is_no_message() -> None:
+    mailbox = Mailbox()
+    assert mailbox.pop_in(0.01) is None
+    mailbox._bell_readers += 1  # a reader that timed out just as a wake-up was owed to it
+    mailbox.wake_readers()
+    mailbox._bell_readers -= 1
+    assert mailbox.pop_in(0.05) is None  # takes the stale wake-up, finds nothing, waits on
+    threading.Timer(0.05, _deliver, (mailbox, "next")).start()
+    assert mailbox.pop_in(10) == "next"
+
+
+def test_a_reader_holding_the_lock_lets_the_writer_in_while_it_waits() -> None:
+    # on_in_message runs under the lock; a blocking pop there must not keep messages out.
+    mailbox = Mailbox()
+    threading.Timer(0.05, _deliver, (mailbox, "in")).start()
+    with mailbox.lock:
+        assert mailbox.pop_in(10) == "in"
+        threading.Timer(0.05, mailbox.stop).start()
+        assert mailbox.pop_in(None) is None
+
+
 def test_push_tells_the_server_and_asks_to_wait_only_over_the_high_mark() -> None:
     mailbox, hooks = attached()
     half = b"z" * (OUT_QUEUE_HIGH_BYTES // 2 - message_size(b""))

@@ -5,6 +5,12 @@ arguments of a debug line for every write even when debug logging is off, and ma
 Deferred per message for a "message" event nobody listens to. :class:`LeanServerProtocol`
 skips both in the common case and falls back to Autobahn's own code otherwise (a queued
 or chopped write, octet logging, a registered listener), so behaviour stays Autobahn's.
+
+A frame is also handed to the socket at once when nothing waits before it
+(``_twisted_compat.write_now``), as a page's answer is, instead of waiting in the
+transport's buffer for the reactor's next turn: two ``epoll_ctl`` calls and a write event
+less per message (in ``bench_websockets.py``, 41 → 36 µs of server CPU per threaded echo,
+30 → 23 per async one).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
+
+from krait._twisted_compat import write_now
 
 _OPEN = WebSocketProtocol.STATE_OPEN
 
@@ -40,5 +48,5 @@ class LeanServerProtocol(WebSocketServerProtocol):
         if sync or chopsize or autobahn.send_queue or autobahn.logOctets or self.state != _OPEN:
             super().sendData(data, sync, chopsize)
             return
-        autobahn.transport.write(data)
+        write_now(autobahn.transport, data)
         autobahn.trafficStats.outgoingOctetsWireLevel += len(data)
