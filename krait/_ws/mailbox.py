@@ -12,10 +12,11 @@ Nothing here knows Twisted: every decision is made from plain values, under one 
 
 A thread waiting for an incoming message waits on a bell, not a ``threading.Condition``: a
 ``queue.SimpleQueue`` of wake-up tokens, one owed to each waiting reader when a message
-comes. Both sides of a wake-up are then C code; a ``Condition`` makes a lock object and runs
-a few dozen lines of Python per wait and per notify, and a threaded echo spent a sixth of
-its time there. A reader that already holds the lock (a blocking pop inside
-``on_in_message``, which runs under it) still waits on the ``Condition``, which releases it.
+comes. Both sides of a wake-up are then C code, where a ``Condition`` makes a lock object
+and runs a few dozen lines of Python per wait and per notify (a two-thread ping-pong through
+the mailbox on one core: 19.2 → 18.1 µs per round trip). A reader that already holds the
+lock (a blocking pop inside ``on_in_message``, which runs under it) still waits on the
+``Condition``, which releases it.
 """
 
 from __future__ import annotations
