@@ -288,7 +288,9 @@ def canonical_header_name(name: bytes) -> bytes:
 
 _LOOKUP_NAMES: dict[bytes, bytes] = {}
 """Header names as code asks for them (``b"cookie"``), by the name the table files them under;
-a few dozen in practice, bounded because any code may ask for any name."""
+a few dozen in practice, bounded because any code may ask for any name. Kept apart from the
+channel's map of names as clients send them (``_channel._CANONICAL_NAMES``): a client can
+fill that one with names of its own, which must not push these out."""
 
 
 class RequestHeaders(Headers):
