@@ -77,8 +77,7 @@ def write_now(transport: Any, data: bytes) -> None:
         and transport.connected
         and not transport.disconnecting
         and not transport._writeDisconnected
-        and not transport.dataBuffer
-        and not transport._tempDataLen
+        and not transport_has_buffered_data(transport)
     ):
         try:
             sent = transport.socket.send(data)
